@@ -1,0 +1,6 @@
+//! Reference services of the Platform SDK.
+//!
+//! Each module builds one service's router so that the binaries in `src/bin/` stay thin
+//! and the services can be exercised in tests without opening sockets.
+
+pub mod resilient_service;

@@ -1,0 +1,48 @@
+//! Foundations of the Platform SDK.
+//!
+//! `platform-core` holds what every other crate of the SDK builds on:
+//!
+//! * [`error`] — the [`BoxError`] convention, the small local-rejection
+//!   types (`CircuitOpen`, `RateLimited`, `Overloaded`, `Elapsed`, `BudgetExhausted`) and
+//!   their one mapping to HTTP;
+//! * [`classify`] — the outcome classifier every layer shares (success / failure / local
+//!   rejection);
+//! * [`resilience`] (feature `resilience`, on by default) — tower layers for timeouts and
+//!   deadlines, and the rest of the resilience toolkit as it lands;
+//! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
+//!
+//! Registry, configuration, messaging, storage, cache and transactions join as later
+//! modules, each behind its own feature.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use platform_core::resilience::TimeoutLayer;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let svc = ServiceBuilder::new()
+//!     .layer(TimeoutLayer::new(Duration::from_secs(1)))
+//!     .service(service_fn(|x: u32| async move { Ok::<_, std::convert::Infallible>(x + 1) }));
+//! assert_eq!(svc.oneshot(41).await.unwrap(), 42);
+//! # }
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod classify;
+pub mod error;
+
+#[cfg(feature = "resilience")]
+pub mod resilience;
+
+#[cfg(feature = "test-util")]
+pub mod test_util;
+
+pub use classify::{Classify, Outcome};
+pub use error::BoxError;
+
+/// The workspace README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

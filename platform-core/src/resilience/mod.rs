@@ -1,0 +1,56 @@
+//! Tower resilience layers.
+//!
+//! Every layer has the same shape: `FooLayer` (cheap to clone; clones share one state, so a
+//! limit holds under clone-per-request routers such as axum's), the `Foo` service, a
+//! `future::ResponseFuture`, and a serde `FooConfig` with defaults and validation. Every
+//! state change and rejection is a `tracing` event with a reason and goes to the layer's
+//! [`Listeners`]. Layers reconfigure live from a `tokio::sync::watch` of their config
+//! without losing state.
+//!
+//! # Ordering
+//!
+//! `tower::ServiceBuilder` applies layers top to bottom: the first layer added is the
+//! outermost and sees the request first. See `docs/resilience.md` for the recommended
+//! order.
+
+pub mod key;
+pub mod timeout;
+
+mod listener;
+mod mode;
+mod reconfigure;
+
+pub use listener::Listeners;
+pub use mode::Mode;
+pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
+
+/// A configuration was rejected by validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {layer} configuration: `{field}` {problem}")]
+pub struct ConfigError {
+    layer: &'static str,
+    field: &'static str,
+    problem: String,
+}
+
+impl ConfigError {
+    /// A validation error for `field` of `layer`'s config.
+    pub fn new(layer: &'static str, field: &'static str, problem: impl Into<String>) -> Self {
+        Self { layer, field, problem: problem.into() }
+    }
+
+    /// The layer whose config was rejected (e.g. `circuit_breaker`).
+    pub fn layer(&self) -> &'static str {
+        self.layer
+    }
+
+    /// The config field that was wrong.
+    pub fn field(&self) -> &'static str {
+        self.field
+    }
+
+    /// What was wrong with it and what is allowed.
+    pub fn problem(&self) -> &str {
+        &self.problem
+    }
+}
