@@ -14,6 +14,7 @@
 //! order.
 
 pub mod key;
+pub mod retry;
 pub mod timeout;
 
 mod listener;
@@ -22,6 +23,7 @@ mod reconfigure;
 
 pub use listener::Listeners;
 pub use mode::Mode;
+pub use retry::{HttpRetry, HttpRetryLayer, Retry, RetryConfig, RetryEvent, RetryLayer};
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
 
 /// A configuration was rejected by validation.
