@@ -24,7 +24,7 @@ pub(super) struct Settings {
 }
 
 impl Settings {
-    fn new(cfg: RetryConfig) -> Self {
+    pub(super) fn new(cfg: RetryConfig) -> Self {
         let b = &cfg.backoff;
         let mut backoff = ExponentialBuilder::new()
             .with_min_delay(b.min_delay)
