@@ -79,7 +79,8 @@ async fn unread_body_is_handed_to_the_next_attempt() {
                 log.lock().unwrap().push(Bytes::new());
                 return Ok::<_, BoxError>(Response::builder().status(503).body(String::new())?);
             }
-            log.lock().unwrap().push(req.into_body().collect().await?.to_bytes());
+            let body = req.into_body().collect().await?.to_bytes();
+            log.lock().unwrap().push(body);
             Ok(Response::new(String::new()))
         }
     });

@@ -13,6 +13,7 @@
 //! outermost and sees the request first. See `docs/resilience.md` for the recommended
 //! order.
 
+pub mod bulkhead;
 pub mod key;
 pub mod retry;
 pub mod timeout;
@@ -23,6 +24,7 @@ mod reconfigure;
 
 pub use listener::Listeners;
 pub use mode::Mode;
+pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadEvent, BulkheadLayer, HttpBulkhead};
 pub use retry::{HttpRetry, HttpRetryLayer, Retry, RetryConfig, RetryEvent, RetryLayer};
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
 
