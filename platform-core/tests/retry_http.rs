@@ -20,7 +20,10 @@ type Seen = Arc<Mutex<Vec<Bytes>>>;
 fn upstream<B>(
     statuses: &'static [(u16, Option<&'static str>)],
     read_body: bool,
-) -> (Seen, impl Service<Request<ReplayBody<B>>, Response = Response<String>, Error = BoxError> + Clone)
+) -> (
+    Seen,
+    impl Service<Request<ReplayBody<B>>, Response = Response<String>, Error = BoxError> + Clone,
+)
 where
     B: http_body::Body<Error: Into<BoxError>> + Send + 'static,
     B::Data: Send,
@@ -31,7 +34,8 @@ where
         let log = log.clone();
         async move {
             let n = log.lock().unwrap().len();
-            let body = if read_body { req.into_body().collect().await?.to_bytes() } else { Bytes::new() };
+            let body =
+                if read_body { req.into_body().collect().await?.to_bytes() } else { Bytes::new() };
             log.lock().unwrap().push(body);
             let (status, retry_after) = statuses[n.min(statuses.len() - 1)];
             let mut res = Response::builder().status(status);
@@ -104,7 +108,12 @@ async fn body_larger_than_the_buffer_is_not_retried_and_reported() {
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "the original failure comes back");
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert_eq!(seen.lock().unwrap()[0].len(), 25, "the first attempt got the whole body");
-    assert!(events.lock().unwrap().contains(&RetryEvent::BodyTooLarge { body_bytes: 25, max_replay_bytes: 8 }));
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .contains(&RetryEvent::BodyTooLarge { body_bytes: 25, max_replay_bytes: 8 })
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -115,7 +124,12 @@ async fn announced_length_over_the_buffer_skips_recording() {
     let res = layer.layer(inner).oneshot(request(Method::PUT, "twelve bytes")).await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(seen.lock().unwrap().len(), 1);
-    assert!(events.lock().unwrap().contains(&RetryEvent::BodyTooLarge { body_bytes: 12, max_replay_bytes: 4 }));
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .contains(&RetryEvent::BodyTooLarge { body_bytes: 12, max_replay_bytes: 4 })
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -126,13 +140,17 @@ async fn non_idempotent_methods_are_not_retried() {
     let res = layer.layer(inner).oneshot(request(Method::POST, "order")).await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(seen.lock().unwrap().len(), 1);
-    assert!(events.lock().unwrap().contains(&RetryEvent::MethodNotRetried { method: Method::POST }));
+    assert!(
+        events.lock().unwrap().contains(&RetryEvent::MethodNotRetried { method: Method::POST })
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn predicate_widens_the_retried_methods() {
     let (seen, inner) = upstream(&[(503, None), (200, None)], true);
-    let layer = RetryLayer::http(cfg()).unwrap().retry_if(|parts| parts.headers.contains_key("idempotency-key"));
+    let layer = RetryLayer::http(cfg())
+        .unwrap()
+        .retry_if(|parts| parts.headers.contains_key("idempotency-key"));
     let mut req = request(Method::POST, "order");
     req.headers_mut().insert("idempotency-key", "k-1".parse().unwrap());
     let res = layer.layer(inner).oneshot(req).await.unwrap();
@@ -155,8 +173,9 @@ async fn retry_after_seconds_are_honoured() {
 #[tokio::test(start_paused = true)]
 async fn retry_after_dates_are_honoured() {
     let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
-    let statuses: &'static [(u16, Option<&'static str>)] =
-        Box::leak(vec![(429, Some(&*Box::leak(date.into_boxed_str()))), (200, None)].into_boxed_slice());
+    let statuses: &'static [(u16, Option<&'static str>)] = Box::leak(
+        vec![(429, Some(&*Box::leak(date.into_boxed_str()))), (200, None)].into_boxed_slice(),
+    );
     let (_, inner) = upstream(statuses, false);
     let svc = RetryLayer::http(cfg()).unwrap().layer(inner);
     let start = Instant::now();
@@ -170,11 +189,14 @@ async fn retry_after_dates_are_honoured() {
 async fn retry_after_over_the_cap_is_not_retried() {
     let (seen, inner) = upstream(&[(503, Some("120")), (200, None)], false);
     let (events, listeners) = events();
-    let layer = RetryLayer::http(cfg().max_retry_after(Duration::from_secs(10))).unwrap().with_listeners(listeners);
+    let layer = RetryLayer::http(cfg().max_retry_after(Duration::from_secs(10)))
+        .unwrap()
+        .with_listeners(listeners);
     let res = layer.layer(inner).oneshot(request(Method::GET, "")).await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(seen.lock().unwrap().len(), 1);
-    let too_long = events.lock().unwrap().iter().any(|e| matches!(e, RetryEvent::RetryAfterTooLong { .. }));
+    let too_long =
+        events.lock().unwrap().iter().any(|e| matches!(e, RetryEvent::RetryAfterTooLong { .. }));
     assert!(too_long);
 }
 
@@ -184,9 +206,16 @@ async fn local_rejection_errors_are_not_retried() {
     let count = calls.clone();
     let inner = service_fn(move |_req: Request<ReplayBody<Full<Bytes>>>| {
         *count.lock().unwrap() += 1;
-        async { Err::<Response<String>, BoxError>(Box::new(RateLimited::new(Duration::from_secs(1)))) }
+        async {
+            Err::<Response<String>, BoxError>(Box::new(RateLimited::new(Duration::from_secs(1))))
+        }
     });
-    let err = RetryLayer::http(cfg()).unwrap().layer(inner).oneshot(request(Method::GET, "")).await.unwrap_err();
+    let err = RetryLayer::http(cfg())
+        .unwrap()
+        .layer(inner)
+        .oneshot(request(Method::GET, ""))
+        .await
+        .unwrap_err();
     assert!(err.downcast_ref::<RateLimited>().is_some());
     assert_eq!(*calls.lock().unwrap(), 1);
 }

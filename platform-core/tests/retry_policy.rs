@@ -36,7 +36,8 @@ fn quick() -> RetryConfig {
 fn recorded() -> (Arc<Mutex<Vec<RetryEvent>>>, Listeners<RetryEvent>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    let listeners = Listeners::new().with(move |e: &RetryEvent| sink.lock().unwrap().push(e.clone()));
+    let listeners =
+        Listeners::new().with(move |e: &RetryEvent| sink.lock().unwrap().push(e.clone()));
     (events, listeners)
 }
 
@@ -47,7 +48,8 @@ async fn retries_until_success() {
     let layer = RetryLayer::from_config(quick().max_attempts(5)).unwrap().with_listeners(listeners);
     assert_eq!(layer.layer(inner).oneshot(9).await.unwrap(), 9);
     assert_eq!(calls.load(Ordering::SeqCst), 3);
-    let retrying = events.lock().unwrap().iter().filter(|e| matches!(e, RetryEvent::Retrying { .. })).count();
+    let retrying =
+        events.lock().unwrap().iter().filter(|e| matches!(e, RetryEvent::Retrying { .. })).count();
     assert_eq!(retrying, 2);
 }
 
@@ -106,7 +108,9 @@ async fn budget_floor_allows_retries_with_little_traffic() {
 async fn rejections_do_not_earn_budget() {
     let (_, rejecting) = flaky(u32::MAX, || Box::new(CircuitOpen::new(None)));
     let (calls, failing) = flaky(u32::MAX, reset);
-    let layer = RetryLayer::from_config(quick().max_attempts(2).budget(1.0, 0, Duration::from_secs(60))).unwrap();
+    let layer =
+        RetryLayer::from_config(quick().max_attempts(2).budget(1.0, 0, Duration::from_secs(60)))
+            .unwrap();
     for i in 0..50 {
         let _ = layer.layer(rejecting.clone()).oneshot(i).await;
     }
@@ -134,7 +138,11 @@ async fn never_sleeps_past_the_deadline() {
     assert_eq!(err.to_string(), "connection reset", "the last failure, not a timeout");
     assert_eq!(start.elapsed(), Duration::from_millis(60));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    let gave_up = events.lock().unwrap().iter().any(|e| matches!(e, RetryEvent::GaveUpAtDeadline { attempt: 2, .. }));
+    let gave_up = events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, RetryEvent::GaveUpAtDeadline { attempt: 2, .. }));
     assert!(gave_up);
 }
 
@@ -171,7 +179,8 @@ async fn inner_is_readied_before_every_attempt() {
 
 #[tokio::test(start_paused = true)]
 async fn live_reconfiguration_keeps_the_budget() {
-    let (tx, rx) = tokio::sync::watch::channel(quick().max_attempts(2).budget(0.0, 1, Duration::from_secs(1)));
+    let (tx, rx) =
+        tokio::sync::watch::channel(quick().max_attempts(2).budget(0.0, 1, Duration::from_secs(1)));
     let layer = RetryLayer::from_config(RetryConfig::default()).unwrap().watch_config(rx);
     assert_eq!(layer.config().max_attempts, 2, "current value applied at once");
     let (calls, inner) = flaky(u32::MAX, reset);

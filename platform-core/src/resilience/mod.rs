@@ -22,9 +22,9 @@ mod listener;
 mod mode;
 mod reconfigure;
 
+pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadEvent, BulkheadLayer, HttpBulkhead};
 pub use listener::Listeners;
 pub use mode::Mode;
-pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadEvent, BulkheadLayer, HttpBulkhead};
 pub use retry::{HttpRetry, HttpRetryLayer, Retry, RetryConfig, RetryEvent, RetryLayer};
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
 

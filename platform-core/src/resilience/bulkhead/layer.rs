@@ -186,12 +186,16 @@ impl<R> BulkheadLayer<R> {
     /// Follows `rx`: every valid config sent is applied live; invalid ones are logged and
     /// skipped. Must be called inside a tokio runtime.
     pub fn watch_config(self, rx: watch::Receiver<BulkheadConfig>) -> Self {
-        reconfigure::spawn_watch(Arc::downgrade(&self.shared), rx, |shared: &Shared, cfg| {
-            match cfg.validate() {
+        reconfigure::spawn_watch(
+            Arc::downgrade(&self.shared),
+            rx,
+            |shared: &Shared, cfg| match cfg.validate() {
                 Ok(()) => shared.set(&cfg),
-                Err(e) => tracing::warn!(target: TARGET, error = %e, "ignoring invalid bulkhead config"),
-            }
-        });
+                Err(e) => {
+                    tracing::warn!(target: TARGET, error = %e, "ignoring invalid bulkhead config")
+                }
+            },
+        );
         self
     }
 }

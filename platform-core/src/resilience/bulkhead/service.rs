@@ -10,13 +10,14 @@ use tokio::sync::{AcquireError, OwnedSemaphorePermit};
 use tokio::time::Sleep;
 use tower_service::Service;
 
+use super::BulkheadLayer;
 use super::future::{OnResponse, Release, ResponseFuture};
 use super::layer::Shared;
 use super::permit::Permit;
-use super::BulkheadLayer;
 use crate::error::BoxError;
 
-type Acquire = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send + Sync>>;
+type Acquire =
+    Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, AcquireError>> + Send + Sync>>;
 
 /// Counts a caller in the bulkhead's queue for as long as it waits.
 struct Waiter(Arc<Shared>);
@@ -31,7 +32,11 @@ impl Drop for Waiter {
 enum Reservation {
     Nothing,
     /// Queued: waiting for a slot, at most until `timer` fires.
-    Waiting { acquire: Acquire, timer: Pin<Box<Sleep>>, _waiter: Waiter },
+    Waiting {
+        acquire: Acquire,
+        timer: Pin<Box<Sleep>>,
+        _waiter: Waiter,
+    },
     Admitted(Permit),
     Rejected(&'static str),
 }
@@ -103,9 +108,10 @@ impl<S, R> Bulkhead<S, R> {
             return Reservation::Admitted(Permit::new(p, self.shared.clone()));
         }
         let max = self.shared.max_waiting();
-        let queued = self.shared.waiting.fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
-            (w < max).then_some(w + 1)
-        });
+        let queued = self
+            .shared
+            .waiting
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| (w < max).then_some(w + 1));
         if queued.is_err() {
             return self.rejected("bulkhead full");
         }

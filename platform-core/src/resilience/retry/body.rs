@@ -105,7 +105,8 @@ impl<B: Body> ReplayBody<B> {
             trailers: None,
             complete: false,
         }));
-        let this = Self { rec: rec.clone(), body: Some(Box::pin(body)), pos: 0, trailers_sent: false };
+        let this =
+            Self { rec: rec.clone(), body: Some(Box::pin(body)), pos: 0, trailers_sent: false };
         (this, rec)
     }
 

@@ -184,7 +184,10 @@ where
     };
     if let Some(asked) = asked {
         if asked > cfg.max_retry_after {
-            core.emit(RetryEvent::RetryAfterTooLong { retry_after: asked, max: cfg.max_retry_after });
+            core.emit(RetryEvent::RetryAfterTooLong {
+                retry_after: asked,
+                max: cfg.max_retry_after,
+            });
             return Next::Return(result);
         }
         delay = delay.max(asked);
@@ -198,7 +201,9 @@ where
     }
     if !core.budget.withdraw() {
         core.emit(RetryEvent::BudgetExhausted { attempt });
-        return Next::Return(result.map_err(|e| Box::new(BudgetExhausted::new(Some(e))) as BoxError));
+        return Next::Return(
+            result.map_err(|e| Box::new(BudgetExhausted::new(Some(e))) as BoxError),
+        );
     }
     core.emit(RetryEvent::Retrying { attempt, delay, reason });
     *next = Some(req);

@@ -4,8 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use http_body::Body;
 
-use super::body::{ReplayBody, SharedRecording, Unreplayable};
 use super::RetryEvent;
+use super::body::{ReplayBody, SharedRecording, Unreplayable};
 
 mod sealed {
     /// What [`Replay::start`](super::Replay::start) may read of the layer's state.

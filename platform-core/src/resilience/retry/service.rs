@@ -5,10 +5,10 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
+use super::RetryLayer;
 use super::future::ResponseFuture;
 use super::layer::Shared;
 use super::replay::{CloneRequest, Replay, RetryAfter, StartContext};
-use super::RetryLayer;
 use crate::classify::{Classify, ResultClassifier};
 use crate::error::BoxError;
 

@@ -42,7 +42,11 @@ async fn budget_reconfiguration_keeps_counts() {
     b.deposit();
     assert!(b.withdraw());
     assert!(!b.withdraw());
-    b.reconfigure(&BudgetConfig { ratio: 1.0, min_retries_per_sec: 0, window: Duration::from_secs(5) });
+    b.reconfigure(&BudgetConfig {
+        ratio: 1.0,
+        min_retries_per_sec: 0,
+        window: Duration::from_secs(5),
+    });
     assert!(!b.withdraw(), "the retry already taken still counts");
     b.deposit();
     assert!(b.withdraw());
@@ -114,7 +118,10 @@ fn config_validation_names_the_field() {
     assert_eq!(field(RetryConfig::builder().backoff(d(100), d(10), 2.0)), "backoff.max_delay");
     assert_eq!(field(RetryConfig::builder().backoff(d(1), d(10), 0.5)), "backoff.factor");
     assert_eq!(field(RetryConfig::builder().budget(-1.0, 0, d(1000))), "budget.ratio");
-    assert_eq!(field(RetryConfig::builder().retry_methods(["GET", "NOT A METHOD"])), "retry_methods");
+    assert_eq!(
+        field(RetryConfig::builder().retry_methods(["GET", "NOT A METHOD"])),
+        "retry_methods"
+    );
     assert!(RetryConfig::default().validate().is_ok());
     let err = serde_json::from_str::<RetryConfig>(r#"{"max_atempts":2}"#).unwrap_err();
     assert!(err.to_string().contains("max_atempts"), "{err}");
