@@ -192,7 +192,7 @@ impl<R> BulkheadLayer<R> {
             |shared: &Shared, cfg| match cfg.validate() {
                 Ok(()) => shared.set(&cfg),
                 Err(e) => {
-                    tracing::warn!(target: TARGET, error = %e, "ignoring invalid bulkhead config")
+                    tracing::warn!(target: TARGET, error = %e, "ignoring invalid bulkhead config");
                 }
             },
         );

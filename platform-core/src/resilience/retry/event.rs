@@ -81,31 +81,31 @@ impl RetryEvent {
         const T: &str = "platform::resilience::retry";
         match self {
             Self::Retrying { attempt, delay, reason } => {
-                tracing::debug!(target: T, attempt, delay_ms = delay.as_millis() as u64, ?reason, "retrying failed attempt")
+                tracing::debug!(target: T, attempt, delay_ms = delay.as_millis() as u64, ?reason, "retrying failed attempt");
             }
             Self::AttemptsExhausted { attempts } => {
-                tracing::debug!(target: T, attempts, "not retried: every attempt failed")
+                tracing::debug!(target: T, attempts, "not retried: every attempt failed");
             }
             Self::BudgetExhausted { attempt } => {
-                tracing::info!(target: T, attempt, "not retried: retry budget exhausted")
+                tracing::info!(target: T, attempt, "not retried: retry budget exhausted");
             }
             Self::GaveUpAtDeadline { attempt, delay, remaining } => {
-                tracing::debug!(target: T, attempt, delay_ms = delay.as_millis() as u64, remaining_ms = remaining.as_millis() as u64, "not retried: the next attempt would start after the deadline")
+                tracing::debug!(target: T, attempt, delay_ms = delay.as_millis() as u64, remaining_ms = remaining.as_millis() as u64, "not retried: the next attempt would start after the deadline");
             }
             Self::RetryAfterTooLong { retry_after, max } => {
-                tracing::debug!(target: T, retry_after_ms = retry_after.as_millis() as u64, max_ms = max.as_millis() as u64, "not retried: Retry-After longer than max_retry_after")
+                tracing::debug!(target: T, retry_after_ms = retry_after.as_millis() as u64, max_ms = max.as_millis() as u64, "not retried: Retry-After longer than max_retry_after");
             }
             Self::BodyTooLarge { body_bytes, max_replay_bytes } => {
-                tracing::info!(target: T, body_bytes, max_replay_bytes, "not retried: body of {body_bytes} bytes exceeded replay buffer of {max_replay_bytes} bytes")
+                tracing::info!(target: T, body_bytes, max_replay_bytes, "not retried: body of {body_bytes} bytes exceeded replay buffer of {max_replay_bytes} bytes");
             }
             Self::BodyUnavailable => {
-                tracing::info!(target: T, "not retried: the rest of the request body is held by the previous attempt or failed")
+                tracing::info!(target: T, "not retried: the rest of the request body is held by the previous attempt or failed");
             }
             Self::MethodNotRetried { method } => {
-                tracing::debug!(target: T, %method, "not retried: method is not idempotent")
+                tracing::debug!(target: T, %method, "not retried: method is not idempotent");
             }
             Self::Reconfigured { max_attempts } => {
-                tracing::info!(target: T, max_attempts, "retry reconfigured")
+                tracing::info!(target: T, max_attempts, "retry reconfigured");
             }
         }
     }
