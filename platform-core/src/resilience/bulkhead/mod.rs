@@ -54,3 +54,8 @@ pub type HttpBulkhead<S> = Bulkhead<S, future::OnBodyEnd>;
 
 #[cfg(test)]
 mod tests;
+
+/// The guide `docs/resilience/bulkhead.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/resilience/bulkhead.md")]
+pub struct GuideDoctests;

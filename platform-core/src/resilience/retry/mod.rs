@@ -102,3 +102,8 @@ pub type HttpRetry<S, C = crate::classify::HttpClassifier> = Retry<S, C, BufferB
 
 #[cfg(test)]
 mod tests;
+
+/// The guide `docs/resilience/retry.md`, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/resilience/retry.md")]
+pub struct GuideDoctests;
