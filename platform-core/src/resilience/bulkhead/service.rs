@@ -103,8 +103,7 @@ impl<S, R> Bulkhead<S, R> {
     }
 
     fn try_admit(&self) -> Reservation {
-        let semaphore = self.shared.semaphore.clone();
-        if let Ok(p) = semaphore.clone().try_acquire_owned() {
+        if let Ok(p) = self.shared.semaphore.clone().try_acquire_owned() {
             return Reservation::Admitted(Permit::new(p, self.shared.clone()));
         }
         let max = self.shared.max_waiting();
@@ -116,7 +115,7 @@ impl<S, R> Bulkhead<S, R> {
             return self.rejected("bulkhead full");
         }
         Reservation::Waiting {
-            acquire: Box::pin(semaphore.acquire_owned()),
+            acquire: Box::pin(self.shared.semaphore.clone().acquire_owned()),
             timer: Box::pin(tokio::time::sleep(self.shared.max_wait())),
             _waiter: Waiter(self.shared.clone()),
         }
