@@ -13,7 +13,9 @@
 //! outermost and sees the request first. See `docs/resilience.md` for the recommended
 //! order.
 
+pub mod adaptive;
 pub mod key;
+pub mod shed;
 pub mod timeout;
 
 mod listener;
@@ -22,6 +24,8 @@ mod reconfigure;
 
 pub use listener::Listeners;
 pub use mode::Mode;
+// pub use adaptive::{AdaptiveConcurrency, AdaptiveConcurrencyConfig, AdaptiveConcurrencyLayer};
+pub use shed::{LoadShed, LoadShedConfig, LoadShedLayer};
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
 
 /// A configuration was rejected by validation.
