@@ -24,7 +24,7 @@ mod reconfigure;
 
 pub use listener::Listeners;
 pub use mode::Mode;
-// pub use adaptive::{AdaptiveConcurrency, AdaptiveConcurrencyConfig, AdaptiveConcurrencyLayer};
+pub use adaptive::{AdaptiveConcurrency, AdaptiveConcurrencyConfig, AdaptiveConcurrencyLayer};
 pub use shed::{LoadShed, LoadShedConfig, LoadShedLayer};
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
 
