@@ -39,7 +39,8 @@
 //!
 //! // `a` reserves the only permit; `b` is not ready until `a`'s call completes.
 //! let call = a.ready().await.unwrap().call(21);
-//! assert!(futures_util::poll!(std::pin::pin!(b.ready())).is_pending());
+//! let b_ready = std::future::poll_fn(|cx| std::task::Poll::Ready(b.poll_ready(cx).is_ready()));
+//! assert!(!b_ready.await);
 //! assert_eq!(call.await.unwrap(), 42);
 //! assert_eq!(b.ready().await.unwrap().call(1).await.unwrap(), 2);
 //! # }
