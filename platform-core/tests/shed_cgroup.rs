@@ -4,9 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use platform_core::resilience::shed::{
-    CgroupPressure, CgroupVersion, Pressure, PressureError,
-};
+use platform_core::resilience::shed::{CgroupPressure, CgroupVersion, Pressure, PressureError};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cgroup").join(name)
@@ -25,7 +23,8 @@ struct TempCopy(PathBuf);
 
 impl TempCopy {
     fn of(name: &str, test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("platform-cgroup-{test}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("platform-cgroup-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
         for entry in std::fs::read_dir(fixture(name)).expect("fixture") {
@@ -126,7 +125,11 @@ fn missing_procfs_is_named() {
 async fn cpu_utilisation_is_usage_over_wall_time_times_quota() {
     let dir = TempCopy::of("v2-fractional", "util");
     dir.set_usage_usec(1_000_000);
-    let p = CgroupPressure::builder().cgroup_root(&dir.0).proc_root(fixture("proc")).build().expect("build");
+    let p = CgroupPressure::builder()
+        .cgroup_root(&dir.0)
+        .proc_root(fixture("proc"))
+        .build()
+        .expect("build");
     assert_eq!(p.reading().cpu, 0.0, "one sample: no utilisation yet");
     // 0.75 s of CPU in 1 s of wall time with 1.5 CPUs allowed = 50%.
     tokio::time::advance(Duration::from_secs(1)).await;
@@ -142,7 +145,11 @@ async fn cpu_utilisation_is_usage_over_wall_time_times_quota() {
 async fn sampler_task_updates_until_its_handle_is_dropped() {
     let dir = TempCopy::of("v2-fractional", "task");
     dir.set_usage_usec(0);
-    let p = CgroupPressure::builder().cgroup_root(&dir.0).proc_root(fixture("proc")).build().expect("build");
+    let p = CgroupPressure::builder()
+        .cgroup_root(&dir.0)
+        .proc_root(fixture("proc"))
+        .build()
+        .expect("build");
     let handle = p.spawn_sampler(Duration::from_millis(100));
     tokio::time::sleep(Duration::from_millis(50)).await; // the first tick samples at once
     dir.set_usage_usec(150_000); // 0.15 s over 0.1 s × 1.5 CPUs = 100%

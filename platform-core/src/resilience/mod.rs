@@ -22,9 +22,9 @@ mod listener;
 mod mode;
 mod reconfigure;
 
+pub use adaptive::{AdaptiveConcurrency, AdaptiveConcurrencyConfig, AdaptiveConcurrencyLayer};
 pub use listener::Listeners;
 pub use mode::Mode;
-pub use adaptive::{AdaptiveConcurrency, AdaptiveConcurrencyConfig, AdaptiveConcurrencyLayer};
 pub use shed::{LoadShed, LoadShedConfig, LoadShedLayer};
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
 

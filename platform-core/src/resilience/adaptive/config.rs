@@ -107,7 +107,8 @@ impl AdaptiveConcurrencyConfig {
 
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let err = |field, problem: &str| Err(ConfigError::new("adaptive_concurrency", field, problem));
+        let err =
+            |field, problem: &str| Err(ConfigError::new("adaptive_concurrency", field, problem));
         if self.min_limit == 0 {
             return err("min_limit", "must be at least 1");
         }

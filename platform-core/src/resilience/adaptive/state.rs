@@ -181,7 +181,13 @@ impl Shared {
             "concurrency limit changed",
         );
         if !self.listeners.is_empty() {
-            self.listeners.emit(&AdaptiveEvent::LimitChanged { from, to, reason, short_rtt, long_rtt });
+            self.listeners.emit(&AdaptiveEvent::LimitChanged {
+                from,
+                to,
+                reason,
+                short_rtt,
+                long_rtt,
+            });
         }
     }
 }

@@ -38,8 +38,12 @@ impl Backend {
 
     fn service(
         &self,
-    ) -> impl Service<(), Response = (), Error = BoxError, Future = impl Future<Output = Result<(), BoxError>> + Send>
-    + Clone
+    ) -> impl Service<
+        (),
+        Response = (),
+        Error = BoxError,
+        Future = impl Future<Output = Result<(), BoxError>> + Send,
+    > + Clone
     + Send
     + 'static {
         let this = self.clone();
@@ -79,7 +83,8 @@ where
 fn recording() -> (Listeners<AdaptiveEvent>, Arc<Mutex<Vec<AdaptiveEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
-    let l = Listeners::new().with(move |e: &AdaptiveEvent| sink.lock().expect("lock").push(e.clone()));
+    let l =
+        Listeners::new().with(move |e: &AdaptiveEvent| sink.lock().expect("lock").push(e.clone()));
     (l, events)
 }
 
@@ -93,14 +98,17 @@ fn cfg() -> AdaptiveConcurrencyConfig {
 #[tokio::test(start_paused = true)]
 async fn slow_start_doubles_then_gradient_takes_over() {
     let (listeners, events) = recording();
-    let layer = AdaptiveConcurrencyLayer::seeded(cfg(), 1).expect("valid").with_listeners(listeners);
+    let layer =
+        AdaptiveConcurrencyLayer::seeded(cfg(), 1).expect("valid").with_listeners(listeners);
     let backend = Backend::new(Duration::from_millis(10), 1000);
     drive(layer.layer(backend.service()), 500, Duration::from_secs(3)).await;
     let events = events.lock().expect("lock");
     let slow: Vec<(usize, usize)> = events
         .iter()
         .filter_map(|e| match e {
-            AdaptiveEvent::LimitChanged { from, to, reason: LimitReason::SlowStart, .. } => Some((*from, *to)),
+            AdaptiveEvent::LimitChanged { from, to, reason: LimitReason::SlowStart, .. } => {
+                Some((*from, *to))
+            }
             _ => None,
         })
         .collect();
@@ -154,10 +162,14 @@ async fn probing_drops_to_min_limit_and_restores() {
         AdaptiveEvent::ProbeStarted { restore_to } => restore_to,
         _ => unreachable!(),
     };
-    assert!(matches!(
-        events[probe + 1],
-        AdaptiveEvent::LimitChanged { to: 2, reason: LimitReason::ProbeStarted, .. }
-    ), "{:?}", events[probe + 1]);
+    assert!(
+        matches!(
+            events[probe + 1],
+            AdaptiveEvent::LimitChanged { to: 2, reason: LimitReason::ProbeStarted, .. }
+        ),
+        "{:?}",
+        events[probe + 1]
+    );
     let finished = events[probe..]
         .iter()
         .position(|e| matches!(e, AdaptiveEvent::ProbeFinished { .. }))
@@ -185,7 +197,10 @@ fn probe_schedule_is_jittered_within_bounds() {
     let max = delays.iter().max().expect("some");
     assert!(*max - *min > Duration::from_secs(4), "spread {min:?}..{max:?} is jittered");
     // Same seed, same schedule.
-    assert_eq!(Limiter::new(cfg.clone(), now, 5).next_probe(), Limiter::new(cfg, now, 5).next_probe());
+    assert_eq!(
+        Limiter::new(cfg.clone(), now, 5).next_probe(),
+        Limiter::new(cfg, now, 5).next_probe()
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -207,7 +222,8 @@ async fn poll_ready_is_pending_at_the_limit_and_wakes_on_release() {
     assert!(!waiter.is_finished(), "third caller waits at the limit");
     let start = Instant::now();
     fa.await.expect("a");
-    let woke_at = tokio::time::timeout(Duration::from_secs(1), waiter).await.expect("woken").expect("task");
+    let woke_at =
+        tokio::time::timeout(Duration::from_secs(1), waiter).await.expect("woken").expect("task");
     assert_eq!(woke_at - start, Duration::from_millis(100), "woken when a's permit was released");
     fb.await.expect("b");
 }
@@ -225,11 +241,15 @@ async fn dropped_futures_services_and_clones_release_permits() {
     a.ready().await.expect("ready");
     assert_eq!(layer.in_flight(), 1, "reserved in poll_ready");
     let mut clone = a.clone();
-    let pending = std::future::poll_fn(|cx| std::task::Poll::Ready(clone.poll_ready(cx).is_pending())).await;
+    let pending =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(clone.poll_ready(cx).is_pending())).await;
     assert!(pending, "a clone holds no reservation");
     drop(a);
     assert_eq!(layer.in_flight(), 0, "a dropped service gives its reservation back");
-    tokio::time::timeout(Duration::from_secs(1), clone.ready()).await.expect("free").expect("ready");
+    tokio::time::timeout(Duration::from_secs(1), clone.ready())
+        .await
+        .expect("free")
+        .expect("ready");
 }
 
 #[tokio::test(start_paused = true)]
@@ -263,10 +283,13 @@ async fn shadow_mode_computes_but_never_blocks() {
     let fa = a.ready().await.expect("ready").call(());
     let fb = b.ready().await.expect("not blocked in shadow mode").call(());
     assert_eq!(layer.in_flight(), 2);
-    assert!(events.lock().expect("lock").iter().any(|e| matches!(
-        e,
-        AdaptiveEvent::ShadowOverLimit { in_flight: 2, limit: 1 }
-    )));
+    assert!(
+        events
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|e| matches!(e, AdaptiveEvent::ShadowOverLimit { in_flight: 2, limit: 1 }))
+    );
     fa.await.expect("a");
     fb.await.expect("b");
 }
@@ -292,11 +315,18 @@ async fn live_reconfiguration_keeps_permits_and_clamps_the_limit() {
 
 #[test]
 fn validation_names_the_field() {
-    let err = AdaptiveConcurrencyConfig::default().with_limits(5, 3, 10).validate().expect_err("initial < min");
+    let err = AdaptiveConcurrencyConfig::default()
+        .with_limits(5, 3, 10)
+        .validate()
+        .expect_err("initial < min");
     assert_eq!(err.field(), "initial_limit");
-    let err = AdaptiveConcurrencyConfig::default().with_probing(Some(Duration::ZERO), 0.1).validate().expect_err("zero");
+    let err = AdaptiveConcurrencyConfig::default()
+        .with_probing(Some(Duration::ZERO), 0.1)
+        .validate()
+        .expect_err("zero");
     assert_eq!(err.field(), "probe_interval");
-    let err = serde_json::from_str::<AdaptiveConcurrencyConfig>(r#"{"max_limt":3}"#).expect_err("typo");
+    let err =
+        serde_json::from_str::<AdaptiveConcurrencyConfig>(r#"{"max_limt":3}"#).expect_err("typo");
     assert!(err.to_string().contains("max_limt"), "{err}");
 }
 

@@ -143,11 +143,8 @@ impl LoadShedConfig {
 
     /// Checks every ramp (`0 <= start < full`, finite) and their order across criticalities.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let fields = [
-            ("sheddable", self.sheddable),
-            ("default", self.default),
-            ("critical", self.critical),
-        ];
+        let fields =
+            [("sheddable", self.sheddable), ("default", self.default), ("critical", self.critical)];
         for (field, t) in fields {
             if !(t.start.is_finite() && t.full.is_finite() && t.start >= 0.0) {
                 return Err(ConfigError::new(
@@ -170,7 +167,9 @@ impl LoadShedConfig {
                 return Err(ConfigError::new(
                     "load_shed",
                     hi_name,
-                    format!("must start and reach full shedding no earlier than `{lo_name}` (more critical traffic is shed last)"),
+                    format!(
+                        "must start and reach full shedding no earlier than `{lo_name}` (more critical traffic is shed last)"
+                    ),
                 ));
             }
         }

@@ -90,8 +90,11 @@ impl Shared {
 
     pub(super) fn config(&self) -> LoadShedConfig {
         let f = self.flags.load(Ordering::Relaxed);
-        let mut cfg = LoadShedConfig::default()
-            .with_mode(if f & 1 == 1 { Mode::Shadow } else { Mode::Enforce });
+        let mut cfg = LoadShedConfig::default().with_mode(if f & 1 == 1 {
+            Mode::Shadow
+        } else {
+            Mode::Enforce
+        });
         cfg.signals.cpu = f & 2 != 0;
         cfg.signals.memory = f & 4 != 0;
         cfg.signals.queue = f & 8 != 0;

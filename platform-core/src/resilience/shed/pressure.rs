@@ -67,8 +67,11 @@ impl PressureReading {
     /// NaN values count as zero. Returns `(0.0, Signal::Cpu)` when nothing is enabled.
     pub fn highest(&self, enabled: impl Fn(Signal) -> bool) -> (f64, Signal) {
         let mut best = (0.0, Signal::Cpu);
-        let candidates =
-            [(Signal::Cpu, Some(self.cpu)), (Signal::Memory, Some(self.memory)), (Signal::Queue, self.queue)];
+        let candidates = [
+            (Signal::Cpu, Some(self.cpu)),
+            (Signal::Memory, Some(self.memory)),
+            (Signal::Queue, self.queue),
+        ];
         for (signal, value) in candidates {
             if let Some(v) = value.filter(|v| !v.is_nan())
                 && enabled(signal)

@@ -147,8 +147,8 @@ impl CgroupPressure {
         let now = Instant::now();
         let mut prev = self.inner.prev_cpu.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((at, usage)) = *prev {
-            let wall = u64::try_from(now.saturating_duration_since(at).as_micros())
-                .unwrap_or(u64::MAX);
+            let wall =
+                u64::try_from(now.saturating_duration_since(at).as_micros()).unwrap_or(u64::MAX);
             if wall > 0 {
                 let cpu = cpu_utilisation(usage, raw.cpu_usage_usec, wall, raw.cpu_limit);
                 self.inner.cell.set_cpu(cpu);

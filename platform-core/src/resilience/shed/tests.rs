@@ -11,9 +11,12 @@ use crate::resilience::{Listeners, Mode};
 
 type Req = http::Request<()>;
 
-fn ok_service()
--> impl Service<Req, Response = &'static str, Error = Infallible, Future = std::future::Ready<Result<&'static str, Infallible>>>
-+ Clone {
+fn ok_service() -> impl Service<
+    Req,
+    Response = &'static str,
+    Error = Infallible,
+    Future = std::future::Ready<Result<&'static str, Infallible>>,
+> + Clone {
     service_fn(|_: Req| std::future::ready(Ok::<_, Infallible>("ok")))
 }
 
@@ -99,7 +102,10 @@ async fn header_and_missing_criticality() {
     let req = http::Request::builder().header("x-criticality", "bogus").body(()).expect("req");
     let _ = svc.clone().oneshot(req).await; // unknown value → default criticality, no panic
     let layer = layer_at(0.86, 1).criticality(FixedCriticality(Criticality::Critical));
-    let svc = tower_layer::Layer::layer(&layer, service_fn(|x: u8| async move { Ok::<_, Infallible>(x) }));
+    let svc = tower_layer::Layer::layer(
+        &layer,
+        service_fn(|x: u8| async move { Ok::<_, Infallible>(x) }),
+    );
     assert_eq!(svc.oneshot(5).await.expect("critical passes"), 5);
 }
 
@@ -111,17 +117,26 @@ async fn reason_names_the_dominant_signal_and_disabled_signals_are_ignored() {
         .oneshot(request(Criticality::Default))
         .await
         .expect_err("memory at 99% sheds default traffic");
-    assert_eq!(err.downcast_ref::<Overloaded>().expect("Overloaded").reason(), "shed: memory pressure");
+    assert_eq!(
+        err.downcast_ref::<Overloaded>().expect("Overloaded").reason(),
+        "shed: memory pressure"
+    );
 
     pressure.set_queue(Some(2.0));
     let err = tower_layer::Layer::layer(&layer, ok_service())
         .oneshot(request(Criticality::Default))
         .await
         .expect_err("queue sheds");
-    assert_eq!(err.downcast_ref::<Overloaded>().expect("Overloaded").reason(), "shed: queue pressure");
+    assert_eq!(
+        err.downcast_ref::<Overloaded>().expect("Overloaded").reason(),
+        "shed: queue pressure"
+    );
 
-    let cfg = LoadShedConfig::default()
-        .with_signals(ShedSignals { cpu: true, memory: false, queue: false });
+    let cfg = LoadShedConfig::default().with_signals(ShedSignals {
+        cpu: true,
+        memory: false,
+        queue: false,
+    });
     layer.reconfigure(&cfg).expect("valid");
     assert_eq!(count_shed(&layer, Criticality::Default, 200).await, 0);
 }
@@ -131,12 +146,15 @@ async fn shadow_mode_reports_and_lets_everything_through() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = events.clone();
     let cfg = LoadShedConfig::default().with_mode(Mode::Shadow);
-    let layer = LoadShedLayer::from_config(ManualPressure::from_reading(PressureReading::new(0.9, 0.0)), cfg)
-        .expect("valid")
-        .with_listeners(Listeners::new().with(move |e: &ShedEvent| {
-            sink.lock().expect("lock").push(e.clone());
-        }))
-        .seed(5);
+    let layer = LoadShedLayer::from_config(
+        ManualPressure::from_reading(PressureReading::new(0.9, 0.0)),
+        cfg,
+    )
+    .expect("valid")
+    .with_listeners(Listeners::new().with(move |e: &ShedEvent| {
+        sink.lock().expect("lock").push(e.clone());
+    }))
+    .seed(5);
     assert_eq!(count_shed(&layer, Criticality::Sheddable, 100).await, 0);
     let events = events.lock().expect("lock");
     assert_eq!(events.len(), 100, "every would-be shed is reported");
@@ -151,7 +169,8 @@ async fn live_reconfiguration() {
     let (tx, rx) = watch::channel(LoadShedConfig::default());
     let layer = layer_at(0.80, 2).watch_config(rx);
     assert_eq!(count_shed(&layer, Criticality::Critical, 100).await, 0);
-    tx.send(LoadShedConfig::default().with_thresholds(Criticality::Critical, 0.7, 0.8)).expect("send");
+    tx.send(LoadShedConfig::default().with_thresholds(Criticality::Critical, 0.7, 0.8))
+        .expect("send");
     tokio::task::yield_now().await;
     // That critical ramp starts below the default one: invalid, skipped, the old config stays.
     assert_eq!(layer.config(), LoadShedConfig::default());
@@ -188,7 +207,10 @@ fn criticality_parses_case_insensitively() {
     assert_eq!("CRITICAL".parse::<Criticality>(), Ok(Criticality::Critical));
     assert_eq!("sheddable".parse::<Criticality>(), Ok(Criticality::Sheddable));
     assert!("urgent".parse::<Criticality>().is_err());
-    assert!(Criticality::Sheddable < Criticality::Default && Criticality::Default < Criticality::Critical);
+    assert!(
+        Criticality::Sheddable < Criticality::Default
+            && Criticality::Default < Criticality::Critical
+    );
 }
 
 #[test]
