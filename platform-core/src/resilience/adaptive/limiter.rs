@@ -203,7 +203,9 @@ impl Limiter {
                 grown = true;
             }
         }
-        if !grown && !(gradient >= 1.0 && app_limited) {
+        // Nothing to learn from a good window in which the limit was not reached.
+        let hold = grown || (gradient >= 1.0 && app_limited);
+        if !hold {
             let estimate = self.limit * gradient + self.limit.sqrt();
             self.limit = self.limit * (1.0 - self.cfg.smoothing) + estimate * self.cfg.smoothing;
         }

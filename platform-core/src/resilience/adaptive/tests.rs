@@ -158,10 +158,7 @@ async fn probing_drops_to_min_limit_and_restores() {
         .collect();
     assert!(started.len() >= 2, "probes every ~1s over 4s: {started:?}");
     let probe = started[0];
-    let restore_to = match events[probe] {
-        AdaptiveEvent::ProbeStarted { restore_to } => restore_to,
-        _ => unreachable!(),
-    };
+    let AdaptiveEvent::ProbeStarted { restore_to } = events[probe] else { unreachable!() };
     assert!(
         matches!(
             events[probe + 1],

@@ -20,7 +20,8 @@ const TARGET: &str = "platform::resilience::shed";
 ///   the host's CPUs. Utilisation = Δ usage (`cpu.stat usage_usec` / `cpuacct.usage`)
 ///   over (Δ wall time × quota CPUs).
 /// * Memory: `memory.current / memory.max` (v2) or `memory.usage_in_bytes /
-///   memory.limit_in_bytes` (v1); without a limit, the resident set from
+///   memory.limit_in_bytes` (v1), less reclaimable page cache (`inactive_file` /
+///   `total_inactive_file` from `memory.stat`); without a limit, the resident set from
 ///   `/proc/self/statm` over `MemTotal` in `/proc/meminfo`.
 ///
 /// [`reading`](Pressure::reading) only loads atomics; sampling happens in
