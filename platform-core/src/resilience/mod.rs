@@ -13,19 +13,23 @@
 //! outermost and sees the request first. See `docs/resilience.md` for the recommended
 //! order.
 
+pub mod adaptive;
 pub mod bulkhead;
 pub mod key;
 pub mod retry;
+pub mod shed;
 pub mod timeout;
 
 mod listener;
 mod mode;
 mod reconfigure;
 
+pub use adaptive::{AdaptiveConcurrency, AdaptiveConcurrencyConfig, AdaptiveConcurrencyLayer};
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadEvent, BulkheadLayer, HttpBulkhead};
 pub use listener::Listeners;
 pub use mode::Mode;
 pub use retry::{HttpRetry, HttpRetryLayer, Retry, RetryConfig, RetryEvent, RetryLayer};
+pub use shed::{LoadShed, LoadShedConfig, LoadShedLayer};
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
 
 /// A configuration was rejected by validation.
