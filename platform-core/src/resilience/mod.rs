@@ -14,6 +14,7 @@
 //! order.
 
 pub mod key;
+pub mod rate_limit;
 pub mod timeout;
 
 mod listener;
@@ -22,6 +23,7 @@ mod reconfigure;
 
 pub use listener::Listeners;
 pub use mode::Mode;
+pub use rate_limit::{RateLimit, RateLimitConfig, RateLimitLayer};
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
 
 /// A configuration was rejected by validation.
