@@ -18,7 +18,8 @@ use tower::{Layer, Service, ServiceExt, service_fn};
 
 const UNREACHABLE: &str = "redis://127.0.0.1:1";
 
-fn echo() -> impl Service<u32, Response = u32, Error = BoxError, Future = impl Send> + Clone + Send {
+fn echo() -> impl Service<u32, Response = u32, Error = BoxError, Future = impl Send> + Clone + Send
+{
     service_fn(|x: u32| async move { Ok::<_, BoxError>(x) })
 }
 
@@ -40,7 +41,9 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_one_quota_within_5_percent() {
-    let Some(url) = TestService::Redis.url_or_skip("rate_limit_two_instances").await else { return };
+    let Some(url) = TestService::Redis.url_or_skip("rate_limit_two_instances").await else {
+        return;
+    };
     let prefix = RedisPrefix::new("rl_two_instances");
     let (rate, burst) = (400, 40);
     let redis = RedisConfig::new(&url, OnRedisFailure::FailClosed)
@@ -77,7 +80,11 @@ async fn two_instances_share_one_quota_within_5_percent() {
     let quota = f64::from(burst) + f64::from(rate) * elapsed;
     let got = admitted.load(Ordering::Relaxed) as f64;
     let off = (got - quota).abs() / quota;
-    assert!(off <= 0.05, "admitted {got} vs quota {quota:.0} over {elapsed:.3}s ({:.1}% off)", off * 100.0);
+    assert!(
+        off <= 0.05,
+        "admitted {got} vs quota {quota:.0} over {elapsed:.3}s ({:.1}% off)",
+        off * 100.0
+    );
     let client = redis::Client::open(url).expect("url");
     let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
     prefix.cleanup(&mut conn).await.expect("cleanup");
@@ -122,12 +129,17 @@ async fn keyed_buckets_and_overrides_in_redis() {
 fn recorder() -> (Listeners<RateLimitEvent>, Arc<Mutex<Vec<RateLimitEvent>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
-    let l = Listeners::new().with(move |e: &RateLimitEvent| s.lock().expect("lock").push(e.clone()));
+    let l =
+        Listeners::new().with(move |e: &RateLimitEvent| s.lock().expect("lock").push(e.clone()));
     (l, seen)
 }
 
 fn degraded_events(seen: &Mutex<Vec<RateLimitEvent>>) -> usize {
-    seen.lock().expect("lock").iter().filter(|e| matches!(e, RateLimitEvent::RedisDegraded { .. })).count()
+    seen.lock()
+        .expect("lock")
+        .iter()
+        .filter(|e| matches!(e, RateLimitEvent::RedisDegraded { .. }))
+        .count()
 }
 
 #[tokio::test]

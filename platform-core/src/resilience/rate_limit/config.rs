@@ -215,7 +215,11 @@ impl RedisConfig {
             return Err(ConfigError::new(LAYER, "redis.timeout", "must be greater than zero"));
         }
         if self.probe_interval.is_zero() {
-            return Err(ConfigError::new(LAYER, "redis.probe_interval", "must be greater than zero"));
+            return Err(ConfigError::new(
+                LAYER,
+                "redis.probe_interval",
+                "must be greater than zero",
+            ));
         }
         if matches!(self.on_failure, OnRedisFailure::LocalFallback { instances: 0 }) {
             return Err(ConfigError::new(

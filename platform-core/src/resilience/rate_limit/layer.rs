@@ -154,16 +154,17 @@ impl<E, K: RateLimitKey> RateLimitLayer<E, K> {
     /// [`overrides`](RateLimitConfig::overrides) apply), plus one shared bucket for
     /// requests without a key.
     pub fn keyed(cfg: RateLimitConfig, extractor: E) -> Result<Self, ConfigError> {
-        let shared =
-            Shared::new(cfg, Arc::new(extractor), true, RateLimitClock::default(), Listeners::new())?;
+        let shared = Shared::new(
+            cfg,
+            Arc::new(extractor),
+            true,
+            RateLimitClock::default(),
+            Listeners::new(),
+        )?;
         Ok(Self { shared: Arc::new(shared) })
     }
 
-    fn rebuild(
-        self,
-        clock: RateLimitClock,
-        listeners: Listeners<RateLimitEvent>,
-    ) -> Self {
+    fn rebuild(self, clock: RateLimitClock, listeners: Listeners<RateLimitEvent>) -> Self {
         let cfg = self.config();
         let s = &self.shared;
         match Shared::new(cfg, s.extractor.clone(), s.keyed, clock, listeners) {

@@ -123,9 +123,7 @@ impl<K: RateLimitKey> Snapshot<K> {
     pub(super) fn check_global(&self) -> Decision {
         match self.global.check() {
             Ok(()) => Decision::Admit,
-            Err(not_until) => {
-                Decision::Reject(not_until.wait_time_from(self.global.clock().now()))
-            }
+            Err(not_until) => Decision::Reject(not_until.wait_time_from(self.global.clock().now())),
         }
     }
 

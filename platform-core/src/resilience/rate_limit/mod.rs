@@ -76,7 +76,9 @@ mod service;
 mod store;
 
 pub use clock::{ManualClock, RateLimitClock};
-pub use config::{OnRedisFailure, QuotaConfig, RateLimitConfig, RateLimitConfigBuilder, RedisConfig};
+pub use config::{
+    OnRedisFailure, QuotaConfig, RateLimitConfig, RateLimitConfigBuilder, RedisConfig,
+};
 pub use event::RateLimitEvent;
 pub use layer::RateLimitLayer;
 pub use limit_key::{Global, RateLimitKey};

@@ -80,7 +80,13 @@ impl Remote {
         self.degraded.load(Ordering::Acquire)
     }
 
-    async fn run(&self, key: &str, t_us: u64, tau_us: u64, timeout: Duration) -> Result<(i64, i64), String> {
+    async fn run(
+        &self,
+        key: &str,
+        t_us: u64,
+        tau_us: u64,
+        timeout: Duration,
+    ) -> Result<(i64, i64), String> {
         let conn = self
             .conn
             .get_or_try_init(|| async {
@@ -132,7 +138,12 @@ pub(super) async fn decide<K: RateLimitKey>(
         let probe = now >= due
             && remote
                 .next_probe
-                .compare_exchange(due, now + plan.cfg.probe_interval.as_nanos() as u64, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(
+                    due,
+                    now + plan.cfg.probe_interval.as_nanos() as u64,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
                 .is_ok();
         if !probe {
             return fallback(&snapshot, plan.cfg.on_failure, &key, keyed, &listeners);
@@ -187,7 +198,11 @@ fn fallback<K: RateLimitKey>(
             Decision::Unavailable
         }
         OnRedisFailure::LocalFallback { .. } => {
-            if keyed { snapshot.check_key(key) } else { snapshot.check_global() }
+            if keyed {
+                snapshot.check_key(key)
+            } else {
+                snapshot.check_global()
+            }
         }
     }
 }

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use tower_service::Service;
 
+use super::RateLimitLayer;
 use super::event;
 use super::future::ResponseFuture;
 use super::layer::Shared;
 use super::limit_key::{Global, RateLimitKey};
 use super::limiter::{Decision, Snapshot};
-use super::RateLimitLayer;
 use crate::error::BoxError;
 use crate::resilience::key::KeyExtractor;
 
@@ -173,9 +173,8 @@ where
                 shared.listeners.clone(),
             );
             let listeners = shared.listeners.clone();
-            let decision = Box::pin(async move {
-                settle(decision.await, shadow, &listeners, key.as_ref())
-            });
+            let decision =
+                Box::pin(async move { settle(decision.await, shadow, &listeners, key.as_ref()) });
             // Take the service that poll_ready made ready; leave a clone behind.
             let fresh = self.inner.clone();
             let ready = std::mem::replace(&mut self.inner, fresh);

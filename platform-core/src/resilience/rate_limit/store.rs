@@ -81,9 +81,8 @@ impl<K: Hash + Eq + Clone> KeyTable<K> {
     pub(super) fn new(max_keys: usize, clock: RateLimitClock) -> Self {
         let shards = if max_keys >= 4096 { 16 } else { 1 };
         let per_shard = (max_keys / shards).max(1);
-        let shards = (0..shards)
-            .map(|_| Mutex::new(Shard { map: HashMap::new(), ops: 0 }))
-            .collect();
+        let shards =
+            (0..shards).map(|_| Mutex::new(Shard { map: HashMap::new(), ops: 0 })).collect();
         Self { shards, per_shard, hasher: RandomState::new(), clock }
     }
 

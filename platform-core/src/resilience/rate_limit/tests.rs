@@ -16,7 +16,11 @@ fn echo() -> Echo {
 }
 
 fn cfg(rate: u32, burst: u32) -> RateLimitConfig {
-    RateLimitConfig::builder().rate(rate, Duration::from_secs(1)).burst(burst).build().expect("valid")
+    RateLimitConfig::builder()
+        .rate(rate, Duration::from_secs(1))
+        .burst(burst)
+        .build()
+        .expect("valid")
 }
 
 /// `Ok(())` when admitted, `Err(retry_after)` when refused.
@@ -33,14 +37,16 @@ where
 fn recorder() -> (Listeners<RateLimitEvent>, Arc<Mutex<Vec<RateLimitEvent>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
-    let l = Listeners::new().with(move |e: &RateLimitEvent| s.lock().expect("lock").push(e.clone()));
+    let l =
+        Listeners::new().with(move |e: &RateLimitEvent| s.lock().expect("lock").push(e.clone()));
     (l, seen)
 }
 
 #[tokio::test]
 async fn burst_then_reject_with_exact_retry_after_then_refill() {
     let clock = ManualClock::new();
-    let layer = RateLimitLayer::from_config(cfg(10, 3)).expect("layer").with_clock(clock.clone().into());
+    let layer =
+        RateLimitLayer::from_config(cfg(10, 3)).expect("layer").with_clock(clock.clone().into());
     let mut svc = layer.layer(echo());
     for i in 0..3 {
         assert_eq!(hit(&mut svc, i).await, Ok(()), "burst call {i}");
@@ -60,7 +66,8 @@ async fn burst_then_reject_with_exact_retry_after_then_refill() {
 
 #[tokio::test(start_paused = true)]
 async fn tokio_clock_follows_paused_time() {
-    let layer = RateLimitLayer::from_config(cfg(2, 1)).expect("layer").with_clock(RateLimitClock::tokio());
+    let layer =
+        RateLimitLayer::from_config(cfg(2, 1)).expect("layer").with_clock(RateLimitClock::tokio());
     let mut svc = layer.layer(echo());
     assert_eq!(hit(&mut svc, 0).await, Ok(()));
     assert_eq!(hit(&mut svc, 1).await, Err(Duration::from_millis(500)));
@@ -164,8 +171,12 @@ async fn reconfiguration_keeps_bucket_state() {
     // Invalid configs are refused and change nothing.
     assert!(layer.reconfigure(&RateLimitConfig::new(0, Duration::from_secs(1))).is_err());
     assert_eq!(layer.config().burst, Some(5));
-    let reconfigured =
-        seen.lock().expect("lock").iter().filter(|e| matches!(e, RateLimitEvent::Reconfigured { .. })).count();
+    let reconfigured = seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|e| matches!(e, RateLimitEvent::Reconfigured { .. }))
+        .count();
     assert_eq!(reconfigured, 2);
 }
 
@@ -188,7 +199,10 @@ async fn watch_config_applies_live() {
     assert!(hit(&mut svc, 4).await.is_err());
 }
 
-fn keyed_layer(c: RateLimitConfig, clock: &ManualClock) -> RateLimitLayer<KeyFn<fn(&u32) -> Option<u32>>, u32> {
+/// Keys requests by their value; 0 means "no key".
+type ByValue = KeyFn<fn(&u32) -> Option<u32>>;
+
+fn keyed_layer(c: RateLimitConfig, clock: &ManualClock) -> RateLimitLayer<ByValue, u32> {
     // Requests are keyed by their value; 0 means "no key".
     let f: fn(&u32) -> Option<u32> = |x| (*x != 0).then_some(*x);
     RateLimitLayer::keyed(c, KeyFn::new(f)).expect("layer").with_clock(clock.clone().into())
@@ -220,7 +234,10 @@ async fn keyed_rejection_event_names_the_key() {
     assert!(hit(&mut svc, 42).await.is_err());
     assert_eq!(
         *seen.lock().expect("lock"),
-        vec![RateLimitEvent::Rejected { key: Some("42".into()), retry_after: Duration::from_secs(1) }]
+        vec![RateLimitEvent::Rejected {
+            key: Some("42".into()),
+            retry_after: Duration::from_secs(1)
+        }]
     );
 }
 
@@ -270,10 +287,14 @@ fn config_errors_name_the_field() {
     with_override.overrides.insert("x".into(), QuotaConfig::new(1, Duration::from_secs(1)));
     let err = RateLimitLayer::from_config(with_override.clone()).expect_err("global + overrides");
     assert_eq!(err.field(), "overrides");
-    let err = RateLimitLayer::<KeyFn<fn(&u32) -> Option<u32>>, u32>::keyed(with_override, KeyFn::new(|x| Some(*x)))
-        .expect_err("`x` is not a u32");
+    let err = RateLimitLayer::<KeyFn<fn(&u32) -> Option<u32>>, u32>::keyed(
+        with_override,
+        KeyFn::new(|x| Some(*x)),
+    )
+    .expect_err("`x` is not a u32");
     assert!(err.problem().contains("`x`"), "{err}");
-    let err = serde_json::from_str::<RateLimitConfig>(r#"{"rate":1,"bursts":2}"#).expect_err("typo");
+    let err =
+        serde_json::from_str::<RateLimitConfig>(r#"{"rate":1,"bursts":2}"#).expect_err("typo");
     assert!(err.to_string().contains("bursts"), "{err}");
     let err = serde_json::from_str::<RedisConfig>(r#"{"url":"redis://x"}"#).expect_err("policy");
     assert!(err.to_string().contains("on_failure"), "{err}");
