@@ -2,6 +2,8 @@
 //! `PLATFORM_TEST_REDIS_URL`), and its failure policies against an unreachable Redis (a
 //! deliberately closed port, so those always run).
 
+#![cfg(all(feature = "redis", feature = "test-util"))]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
