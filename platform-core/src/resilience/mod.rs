@@ -16,6 +16,7 @@
 pub mod adaptive;
 pub mod bulkhead;
 pub mod key;
+pub mod rate_limit;
 pub mod retry;
 pub mod shed;
 pub mod timeout;
@@ -28,6 +29,7 @@ pub use adaptive::{AdaptiveConcurrency, AdaptiveConcurrencyConfig, AdaptiveConcu
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadEvent, BulkheadLayer, HttpBulkhead};
 pub use listener::Listeners;
 pub use mode::Mode;
+pub use rate_limit::{RateLimit, RateLimitConfig, RateLimitLayer};
 pub use retry::{HttpRetry, HttpRetryLayer, Retry, RetryConfig, RetryEvent, RetryLayer};
 pub use shed::{LoadShed, LoadShedConfig, LoadShedLayer};
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
