@@ -13,6 +13,7 @@
 //! outermost and sees the request first. See `docs/resilience.md` for the recommended
 //! order.
 
+pub mod circuit_breaker;
 pub mod key;
 pub mod timeout;
 
@@ -20,6 +21,10 @@ mod listener;
 mod mode;
 mod reconfigure;
 
+pub use circuit_breaker::{
+    CircuitBreaker, CircuitBreakerConfig, CircuitBreakerEvent, CircuitBreakerHandle,
+    CircuitBreakerLayer, CircuitState, KeyedCircuitBreakerLayer,
+};
 pub use listener::Listeners;
 pub use mode::Mode;
 pub use timeout::{Deadline, Timeout, TimeoutConfig, TimeoutLayer};
