@@ -19,27 +19,29 @@ const HALF_OPEN: u64 = 2;
 const FORCED_OPEN: u64 = 3;
 const FORCED_CLOSED: u64 = 4;
 
-/// The state word: generation (bumped by every transition) << 24 | free probe
-/// permits << 8 | state code. Permits live in the same word as the generation so that a
-/// permit can only ever be taken from, or given back to, the half-open period it belongs to.
+/// The state word: generation (bumped by every transition) << 24 | probes running << 8 |
+/// state code. The running-probe count lives in the same word as the state, survives
+/// transitions, and is only raised by a compare-and-swap that sees a half-open state with
+/// fewer than `half_open_probes` running — so no more probes than that ever run at once,
+/// even when a probe of an earlier half-open period is still running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Word(u64);
 
 impl Word {
-    fn new(generation: u64, permits: u64, code: u64) -> Self {
-        Self(((generation & 0xFFFF_FFFF) << 24) | ((permits & 0xFFFF) << 8) | code)
+    fn new(generation: u64, probes: u64, code: u64) -> Self {
+        Self(((generation & 0xFFFF_FFFF) << 24) | ((probes & 0xFFFF) << 8) | code)
     }
     fn generation(self) -> u64 {
         self.0 >> 24
     }
-    fn permits(self) -> u64 {
+    fn probes(self) -> u64 {
         (self.0 >> 8) & 0xFFFF
     }
     fn code(self) -> u64 {
         self.0 & 0xFF
     }
-    fn next(self, permits: u64, code: u64) -> Self {
-        Self::new(self.generation() + 1, permits, code)
+    fn with_probes(self, probes: u64) -> Self {
+        Self::new(self.generation(), probes, self.code())
     }
     fn state(self) -> CircuitState {
         match self.code() {
@@ -87,6 +89,7 @@ pub(crate) struct Breaker {
     inflight: InFlight,
     /// The slow-call duration in nanoseconds when the slow-call trigger is on, else 0.
     slow_nanos: AtomicU64,
+    probe_limit: AtomicU32,
     shadow: AtomicBool,
     cfg: Mutex<CircuitBreakerConfig>,
     pub(crate) events: Events,
@@ -130,6 +133,7 @@ impl Breaker {
             window,
             inflight: InFlight::default(),
             slow_nanos: AtomicU64::new(slow_setting(cfg)),
+            probe_limit: AtomicU32::new(cfg.half_open_probes),
             shadow: AtomicBool::new(cfg.mode.is_shadow()),
             cfg: Mutex::new(cfg.clone()),
             events,
@@ -175,10 +179,10 @@ impl Breaker {
                     self.half_open(w, now);
                 }
                 _ => {
-                    if w.permits() == 0 {
+                    if w.probes() >= u64::from(self.probe_limit.load(Ordering::Acquire)) {
                         return self.reject(CircuitState::HalfOpen, None);
                     }
-                    let taken = Word::new(w.generation(), w.permits() - 1, HALF_OPEN);
+                    let taken = w.with_probes(w.probes() + 1);
                     if self
                         .word
                         .compare_exchange(w.0, taken.0, Ordering::AcqRel, Ordering::Acquire)
@@ -222,11 +226,12 @@ impl Breaker {
         }
     }
 
-    /// A probe permit taken in `poll_ready` was never used.
-    pub(crate) fn release_probe(&self, generation: u64) {
+    /// A probe finished or was dropped: its permit is free again, whatever state the
+    /// breaker is in now.
+    pub(crate) fn release_probe(&self) {
         let mut w = self.load();
-        while w.code() == HALF_OPEN && w.generation() == generation {
-            let back = Word::new(generation, w.permits() + 1, HALF_OPEN);
+        while w.probes() > 0 {
+            let back = w.with_probes(w.probes() - 1);
             match self.word.compare_exchange(w.0, back.0, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => return,
                 Err(cur) => w = Word(cur),
@@ -242,7 +247,7 @@ impl Breaker {
                     self.inflight.leave(t);
                 }
             }
-            Track::Probe { generation, .. } => self.release_probe(generation),
+            Track::Probe { .. } => self.release_probe(),
         }
     }
 
@@ -271,10 +276,12 @@ impl Breaker {
                     self.judge(now);
                 }
             }
-            Track::Probe { start, generation } => match failure {
-                None => self.release_probe(generation),
-                Some(failure) => self.finish_probe(start, generation, failure),
-            },
+            Track::Probe { start, generation } => {
+                self.release_probe();
+                if let Some(failure) = failure {
+                    self.finish_probe(start, generation, failure);
+                }
+            }
         }
     }
 
@@ -294,7 +301,7 @@ impl Breaker {
                 let probes = self.probe_successes.fetch_add(1, Ordering::AcqRel) + 1;
                 if probes >= cfg.half_open_probes {
                     self.trips.store(0, Ordering::Release);
-                    self.set(w.next(0, CLOSED));
+                    self.set(CLOSED);
                     Some((
                         w.state(),
                         CircuitState::Closed,
@@ -371,29 +378,37 @@ impl Breaker {
         let open_for = cfg.open_duration_after(trips);
         self.trips.store(trips.saturating_add(1), Ordering::Release);
         self.open_until.store(now.saturating_add(nanos(open_for)), Ordering::Release);
-        self.set(w.next(0, OPEN));
+        self.set(OPEN);
         Some((w.state(), CircuitState::Open, reason, Some(open_for)))
     }
 
     fn half_open(&self, seen: Word, now: u64) {
         let report = {
-            let cfg = self.lock();
+            let _cfg = self.lock();
             let w = self.load();
             if w != seen || now < self.open_until.load(Ordering::Acquire) {
                 return; // another caller moved it on already
             }
             self.probe_successes.store(0, Ordering::Release);
-            self.set(w.next(u64::from(cfg.half_open_probes), HALF_OPEN));
+            self.set(HALF_OPEN);
             Some((CircuitState::Open, CircuitState::HalfOpen, TransitionReason::OpenElapsed, None))
         };
         self.report(report);
     }
 
-    /// Stores a new state word (lock held); a fresh closed or open state starts a fresh window.
-    fn set(&self, w: Word) {
+    /// Moves to state `code` with a new generation (lock held), keeping the count of
+    /// running probes; every state starts with a fresh window.
+    fn set(&self, code: u64) {
         self.window.clear();
         self.consecutive.store(0, Ordering::Release);
-        self.word.store(w.0, Ordering::Release);
+        let mut w = self.load();
+        loop {
+            let next = Word::new(w.generation() + 1, w.probes(), code);
+            match self.word.compare_exchange(w.0, next.0, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                Err(cur) => w = Word(cur),
+            }
+        }
     }
 
     fn report(&self, report: Report) {
@@ -410,7 +425,7 @@ impl Breaker {
             if code == CLOSED {
                 self.trips.store(0, Ordering::Release);
             }
-            self.set(w.next(0, code));
+            self.set(code);
             Some((w.state(), Word::new(0, 0, code).state(), reason, None))
         };
         self.report(report);
@@ -437,6 +452,7 @@ impl Breaker {
         cfg.window = window;
         self.slow_nanos.store(slow_setting(new), Ordering::Relaxed);
         self.shadow.store(new.mode.is_shadow(), Ordering::Relaxed);
+        self.probe_limit.store(new.half_open_probes, Ordering::Release);
         window_kept
     }
 

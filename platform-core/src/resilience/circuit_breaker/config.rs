@@ -83,8 +83,9 @@ pub struct CircuitBreakerConfig {
     /// The open duration never exceeds this (default 5min).
     #[serde(with = "humantime_serde")]
     pub max_open_duration: Duration,
-    /// Probe calls let through while half-open; this many successes close the breaker,
-    /// one failure re-opens it (default 3).
+    /// Probe calls let through at once while half-open (a probe still running from an
+    /// earlier half-open period counts too); this many successful probes close the
+    /// breaker, one failed probe re-opens it (default 3).
     pub half_open_probes: u32,
     /// Maximum number of keyed breakers kept; the least recently used are evicted
     /// (default 10,000; only used by keyed breakers).
