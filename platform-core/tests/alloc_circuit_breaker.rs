@@ -42,7 +42,7 @@ impl Service<u64> for Backend {
     }
 
     fn call(&mut self, n: u64) -> Self::Future {
-        ready(if n % 7 == 0 { Err(Failed) } else { Ok(n) })
+        ready(if n.is_multiple_of(7) { Err(Failed) } else { Ok(n) })
     }
 }
 

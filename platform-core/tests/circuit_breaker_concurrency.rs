@@ -58,8 +58,7 @@ async fn paused_clock_150_callers_get_exactly_the_probe_limit() {
     gauge.max.store(0, Ordering::SeqCst);
     gauge.calls.store(0, Ordering::SeqCst);
 
-    let tasks: Vec<_> =
-        (0..150).map(|_| tokio::spawn(svc.clone().oneshot(false))).collect();
+    let tasks: Vec<_> = (0..150).map(|_| tokio::spawn(svc.clone().oneshot(false))).collect();
     let (mut passed, mut rejected) = (0, 0);
     for t in tasks {
         match t.await.expect("task") {

@@ -89,10 +89,8 @@ async fn key_count_is_bounded() {
 
 #[tokio::test(start_paused = true)]
 async fn reconfiguration_reaches_existing_and_future_keys() {
-    let layer = CircuitBreakerLayer::builder()
-        .consecutive_failures(5)
-        .keyed(by_host())
-        .expect("valid");
+    let layer =
+        CircuitBreakerLayer::builder().consecutive_failures(5).keyed(by_host()).expect("valid");
     let svc = layer.layer(backend());
     let _ = svc.clone().oneshot((Some("old"), true)).await;
     let mut cfg = CircuitBreakerConfig::default();

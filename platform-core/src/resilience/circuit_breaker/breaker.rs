@@ -330,10 +330,10 @@ impl Breaker {
     }
 
     fn trip_reason(&self, cfg: &CircuitBreakerConfig, now: u64) -> Option<TransitionReason> {
-        if let Some(threshold) = cfg.consecutive_failures {
-            if self.consecutive.load(Ordering::Acquire) >= threshold {
-                return Some(TransitionReason::ConsecutiveFailures { threshold });
-            }
+        if let Some(threshold) = cfg.consecutive_failures
+            && self.consecutive.load(Ordering::Acquire) >= threshold
+        {
+            return Some(TransitionReason::ConsecutiveFailures { threshold });
         }
         let mut t = self.window.totals(now);
         if cfg.slow_call_rate_threshold.is_some() {
