@@ -10,69 +10,10 @@ use tokio::time::Instant;
 
 use super::config::{CircuitBreakerConfig, WindowConfig};
 use super::event::{CircuitState, Events, TransitionReason};
-use super::inflight::{InFlight, Ticket};
+use super::inflight::InFlight;
+use super::judge;
+use super::state::{CLOSED, Decision, FORCED_CLOSED, FORCED_OPEN, HALF_OPEN, OPEN, Track, Word};
 use super::window::{CountWindow, Sample, TimeWindow, Window};
-
-const CLOSED: u64 = 0;
-const OPEN: u64 = 1;
-const HALF_OPEN: u64 = 2;
-const FORCED_OPEN: u64 = 3;
-const FORCED_CLOSED: u64 = 4;
-
-/// The state word: generation (bumped by every transition) << 24 | probes running << 8 |
-/// state code. The running-probe count lives in the same word as the state, survives
-/// transitions, and is only raised by a compare-and-swap that sees a half-open state with
-/// fewer than `half_open_probes` running — so no more probes than that ever run at once,
-/// even when a probe of an earlier half-open period is still running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Word(u64);
-
-impl Word {
-    fn new(generation: u64, probes: u64, code: u64) -> Self {
-        Self(((generation & 0xFFFF_FFFF) << 24) | ((probes & 0xFFFF) << 8) | code)
-    }
-    fn generation(self) -> u64 {
-        self.0 >> 24
-    }
-    fn probes(self) -> u64 {
-        (self.0 >> 8) & 0xFFFF
-    }
-    fn code(self) -> u64 {
-        self.0 & 0xFF
-    }
-    fn with_probes(self, probes: u64) -> Self {
-        Self::new(self.generation(), probes, self.code())
-    }
-    fn state(self) -> CircuitState {
-        match self.code() {
-            CLOSED => CircuitState::Closed,
-            OPEN => CircuitState::Open,
-            HALF_OPEN => CircuitState::HalfOpen,
-            FORCED_OPEN => CircuitState::ForcedOpen,
-            _ => CircuitState::ForcedClosed,
-        }
-    }
-}
-
-/// The decision for one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Decision {
-    /// Closed: pass and count.
-    Closed,
-    /// Half-open: a probe permit of this generation was taken.
-    Probe(u64),
-    /// Pass without counting (forced closed, or shadow mode overriding a rejection).
-    Pass,
-    /// Reject with this retry hint.
-    Reject(Option<Duration>),
-}
-
-/// How a running call is tracked until it finishes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Track {
-    Closed { start: Option<u64>, ticket: Option<Ticket> },
-    Probe { start: u64, generation: u64 },
-}
 
 /// A state change to report once the lock is released.
 type Report = Option<(CircuitState, CircuitState, TransitionReason, Option<Duration>)>;
@@ -330,39 +271,14 @@ impl Breaker {
     }
 
     fn trip_reason(&self, cfg: &CircuitBreakerConfig, now: u64) -> Option<TransitionReason> {
-        if let Some(threshold) = cfg.consecutive_failures
-            && self.consecutive.load(Ordering::Acquire) >= threshold
-        {
-            return Some(TransitionReason::ConsecutiveFailures { threshold });
-        }
-        let mut t = self.window.totals(now);
+        let mut totals = self.window.totals(now);
         if cfg.slow_call_rate_threshold.is_some() {
-            let running =
-                self.inflight.slow(now / 1_000_000, nanos(cfg.slow_call_duration) / 1_000_000);
-            t.calls += running;
-            t.slow += running;
+            let slow_ms = nanos(cfg.slow_call_duration) / 1_000_000;
+            let running = self.inflight.slow(now / 1_000_000, slow_ms);
+            totals.calls += running;
+            totals.slow += running;
         }
-        let minimum = match cfg.window {
-            WindowConfig::Count { size } => cfg.minimum_calls.min(size),
-            WindowConfig::Time { .. } => cfg.minimum_calls,
-        };
-        if t.calls == 0 || t.calls < u64::from(minimum) {
-            return None;
-        }
-        let calls = t.calls;
-        if let Some(threshold) = cfg.failure_rate_threshold {
-            let rate = t.failures as f64 / calls as f64;
-            if rate >= threshold {
-                return Some(TransitionReason::FailureRate { rate, threshold, calls });
-            }
-        }
-        if let Some(threshold) = cfg.slow_call_rate_threshold {
-            let rate = t.slow as f64 / calls as f64;
-            if rate >= threshold {
-                return Some(TransitionReason::SlowCallRate { rate, threshold, calls });
-            }
-        }
-        None
+        judge::trip_reason(cfg, totals, self.consecutive.load(Ordering::Acquire))
     }
 
     /// Opens the breaker (lock held); the open duration grows with every trip since the

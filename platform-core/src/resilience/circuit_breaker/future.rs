@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use pin_project_lite::pin_project;
 
-use super::breaker::Decision;
 use super::handle::{Guard, Shared};
+use super::state::Decision;
 use crate::classify::{Classify, Outcome, ResultClassifier};
 use crate::error::{BoxError, CircuitOpen};
 use std::sync::Arc;

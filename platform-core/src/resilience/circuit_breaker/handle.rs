@@ -3,8 +3,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::CircuitState;
-use super::breaker::{Breaker, Decision, Track};
+use super::breaker::Breaker;
 use super::config::CircuitBreakerConfig;
+use super::state::{Decision, Track};
 
 /// One breaker plus the classifier its calls are judged with.
 #[derive(Debug)]

@@ -59,9 +59,11 @@ mod event;
 pub mod future;
 mod handle;
 mod inflight;
+mod judge;
 mod keyed;
 mod layer;
 mod service;
+mod state;
 mod window;
 
 pub use builder::CircuitBreakerBuilder;

@@ -5,9 +5,9 @@ use std::task::{Context, Poll};
 use tower_service::Service;
 
 use super::CircuitBreakerLayer;
-use super::breaker::Decision;
 use super::future::ResponseFuture;
 use super::handle::{Guard, Shared};
+use super::state::Decision;
 use crate::classify::{Classify, ResultClassifier};
 use crate::error::BoxError;
 

@@ -63,7 +63,11 @@ impl CountWindow {
     pub(crate) fn record(&self, sample: Sample) {
         let i = self.head.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let new = sample.bits();
-        let old = self.slots[i].swap(new, Ordering::AcqRel);
+        let slot = &self.slots[i];
+        if slot.load(Ordering::Acquire) == new {
+            return; // steady state: no write to a shared cache line
+        }
+        let old = slot.swap(new, Ordering::AcqRel);
         if old != new {
             self.adjust(old, new);
         }
