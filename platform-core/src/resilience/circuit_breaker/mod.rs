@@ -76,3 +76,8 @@ pub use service::CircuitBreaker;
 
 #[cfg(test)]
 mod tests;
+
+/// The guide's examples (`docs/resilience/circuit-breaker.md`), compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/resilience/circuit-breaker.md")]
+pub struct GuideDoctests;
