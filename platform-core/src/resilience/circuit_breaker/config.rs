@@ -187,6 +187,17 @@ impl CircuitBreakerConfig {
         Ok(())
     }
 
+    /// For config watches: `true` when valid; otherwise logs why it is ignored.
+    pub(crate) fn validate_or_warn(&self) -> bool {
+        match self.validate() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(target: "platform::resilience::circuit_breaker", error = %e, "ignoring invalid circuit breaker config");
+                false
+            }
+        }
+    }
+
     /// The open duration after `trips` earlier openings without a close in between.
     pub(crate) fn open_duration_after(&self, trips: u32) -> Duration {
         let factor = self.open_backoff_multiplier.powi(i32::try_from(trips).unwrap_or(i32::MAX));

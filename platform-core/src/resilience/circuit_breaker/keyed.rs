@@ -159,10 +159,9 @@ where
         reconfigure::spawn_watch(
             Arc::downgrade(&self.shared),
             rx,
-            |shared: &KeyedShared<X, K, C>, cfg| match cfg.validate() {
-                Ok(()) => shared.apply(&cfg),
-                Err(e) => {
-                    tracing::warn!(target: "platform::resilience::circuit_breaker", error = %e, "ignoring invalid circuit breaker config");
+            |shared: &KeyedShared<X, K, C>, cfg| {
+                if cfg.validate_or_warn() {
+                    shared.apply(&cfg);
                 }
             },
         );

@@ -64,11 +64,8 @@ impl<C: Send + Sync + 'static> CircuitBreakerLayer<C> {
     /// called inside a tokio runtime.
     pub fn watch_config(self, rx: watch::Receiver<CircuitBreakerConfig>) -> Self {
         reconfigure::spawn_watch(Arc::downgrade(&self.shared), rx, |shared: &Shared<C>, cfg| {
-            match cfg.validate() {
-                Ok(()) => apply(shared, &cfg),
-                Err(e) => {
-                    tracing::warn!(target: "platform::resilience::circuit_breaker", error = %e, "ignoring invalid circuit breaker config");
-                }
+            if cfg.validate_or_warn() {
+                apply(shared, &cfg);
             }
         });
         self
