@@ -15,6 +15,7 @@
 
 pub mod adaptive;
 pub mod bulkhead;
+pub mod circuit_breaker;
 pub mod key;
 pub mod rate_limit;
 pub mod retry;
@@ -27,6 +28,10 @@ mod reconfigure;
 
 pub use adaptive::{AdaptiveConcurrency, AdaptiveConcurrencyConfig, AdaptiveConcurrencyLayer};
 pub use bulkhead::{Bulkhead, BulkheadConfig, BulkheadEvent, BulkheadLayer, HttpBulkhead};
+pub use circuit_breaker::{
+    CircuitBreaker, CircuitBreakerConfig, CircuitBreakerEvent, CircuitBreakerHandle,
+    CircuitBreakerLayer, CircuitState, KeyedCircuitBreakerLayer,
+};
 pub use listener::Listeners;
 pub use mode::Mode;
 pub use rate_limit::{RateLimit, RateLimitConfig, RateLimitLayer};
