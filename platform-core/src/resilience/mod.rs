@@ -13,6 +13,32 @@
 //! outermost and sees the request first. See `docs/resilience.md` for the recommended
 //! order.
 
+/// Generates the `get_ref`, `get_mut` and `into_inner` accessors every wrapper service
+/// offers, for a struct whose inner service is its field `inner`. The optional second
+/// argument replaces the doc line of `into_inner` (e.g. to say what it releases).
+macro_rules! inner_accessors {
+    ($S:ty) => {
+        $crate::resilience::inner_accessors!($S, "Unwraps the inner service.");
+    };
+    ($S:ty, $into_doc:literal) => {
+        /// The inner service.
+        pub fn get_ref(&self) -> &$S {
+            &self.inner
+        }
+
+        /// The inner service, mutably.
+        pub fn get_mut(&mut self) -> &mut $S {
+            &mut self.inner
+        }
+
+        #[doc = $into_doc]
+        pub fn into_inner(self) -> $S {
+            self.inner
+        }
+    };
+}
+pub(crate) use inner_accessors;
+
 pub mod adaptive;
 pub mod bulkhead;
 pub mod circuit_breaker;

@@ -79,20 +79,10 @@ impl<S, C> AdaptiveConcurrency<S, C> {
         Self::from_parts(inner, layer.shared.clone(), layer.classifier.clone())
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service; a reserved permit is released.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::resilience::inner_accessors!(
+        S,
+        "Unwraps the inner service; a reserved permit is released."
+    );
 }
 
 /// A clone shares the limit but holds no reservation.

@@ -61,20 +61,10 @@ impl<S, R> Bulkhead<S, R> {
         tower_layer::Layer::layer(layer, inner)
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service (a reserved slot is returned).
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::resilience::inner_accessors!(
+        S,
+        "Unwraps the inner service (a reserved slot is returned)."
+    );
 
     /// Reserves a slot, queueing if allowed; `Ok(())` when admitted, `Err(reason)` when
     /// the call is to be rejected.

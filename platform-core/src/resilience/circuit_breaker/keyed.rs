@@ -199,20 +199,7 @@ pub struct KeyedCircuitBreaker<S, X, K, C = ResultClassifier> {
 }
 
 impl<S, X, K, C> KeyedCircuitBreaker<S, X, K, C> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::resilience::inner_accessors!(S);
 }
 
 impl<S: Clone, X, K, C> Clone for KeyedCircuitBreaker<S, X, K, C> {

@@ -51,20 +51,10 @@ impl<S, C> CircuitBreaker<S, C> {
         Self::from_shared(inner, layer.shared().clone())
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service (a reserved probe permit is given back).
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::resilience::inner_accessors!(
+        S,
+        "Unwraps the inner service (a reserved probe permit is given back)."
+    );
 }
 
 impl<S: Clone, C> Clone for CircuitBreaker<S, C> {

@@ -66,20 +66,7 @@ impl<S, E, K: RateLimitKey> RateLimit<S, E, K> {
 }
 
 impl<S, E, K: RateLimitKey> RateLimit<S, E, K> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::resilience::inner_accessors!(S);
 }
 
 /// A clone shares the limits but not the reservation of `self`.

@@ -26,20 +26,7 @@ impl<S, C, P> Retry<S, C, P> {
         Self { inner, shared: layer.shared().clone(), _policy: PhantomData }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::resilience::inner_accessors!(S);
 }
 
 impl<S: Clone, C, P> Clone for Retry<S, C, P> {

@@ -33,20 +33,7 @@ impl<S, E> LoadShed<S, E> {
         Self::from_parts(inner, layer.shared.clone(), layer.extractor.clone())
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::resilience::inner_accessors!(S);
 
     /// Decides for one request; `Some(reason)` when it must be rejected.
     fn shed(&mut self, criticality: Criticality) -> Option<&'static str> {

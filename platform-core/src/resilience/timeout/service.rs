@@ -27,20 +27,7 @@ impl<S> Timeout<S> {
         tower_layer::Layer::layer(layer, inner)
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::resilience::inner_accessors!(S);
 }
 
 impl<S, Req> Service<Req> for Timeout<S>
