@@ -7,8 +7,9 @@
 //!   their one mapping to HTTP;
 //! * [`classify`] — the outcome classifier every layer shares (success / failure / local
 //!   rejection);
-//! * [`resilience`] (feature `resilience`, on by default) — tower layers for timeouts and
-//!   deadlines, and the rest of the resilience toolkit as it lands;
+//! * [`resilience`] (feature `resilience`, on by default) — tower layers: timeout and
+//!   deadline, circuit breaker, rate limit (local and Redis), retry with budgets, bulkhead,
+//!   load shedding and adaptive concurrency;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
 //! Registry, configuration, messaging, storage, cache and transactions join as later
