@@ -9,9 +9,11 @@
 //!   rejection);
 //! * [`resilience`] (feature `resilience`, on by default) — tower layers for timeouts and
 //!   deadlines, and the rest of the resilience toolkit as it lands;
+//! * `config` (feature `config`) — layered typed configuration, `ConfigHandle` with
+//!   validation, atomic swap and watches, file and Redis sources;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
-//! Registry, configuration, messaging, storage, cache and transactions join as later
+//! Registry, messaging, storage, cache and transactions join as later
 //! modules, each behind its own feature.
 //!
 //! # Example
@@ -32,6 +34,9 @@
 
 pub mod classify;
 pub mod error;
+
+#[cfg(feature = "config")]
+pub mod config;
 
 #[cfg(feature = "resilience")]
 pub mod resilience;
