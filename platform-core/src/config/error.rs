@@ -144,7 +144,7 @@ pub enum UpdateError {
         origin: Origin,
         /// Why loading failed.
         #[source]
-        source: LoadError,
+        source: Box<LoadError>,
     },
     /// The validation hook rejected the new configuration.
     #[error("configuration update from {origin} rejected by validation: {reason}")]

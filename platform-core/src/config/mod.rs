@@ -70,3 +70,8 @@ pub use redis::{
 pub use reloader::{DEFAULT_RETRY_DELAY, Reloader};
 pub use source::{ConfigSource, RemoteDocument, SourceEvent};
 pub use update::UpdateOutcome;
+
+/// The guide's Rust examples (`docs/config.md`), compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/config.md")]
+pub struct GuideDoctests;

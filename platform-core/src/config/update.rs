@@ -106,7 +106,7 @@ where
         tracing::warn!(target: "platform::config", %origin, %reason,
             "configuration update not applied; keeping the last good value");
         self.emit(ConfigEvent::Rejected { origin: origin.clone(), reason });
-        UpdateError::Load { origin, source }
+        UpdateError::Load { origin, source: Box::new(source) }
     }
 
     fn rejected(&self, origin: Origin, reason: String) -> UpdateError {
