@@ -3,9 +3,12 @@
 //! waits for the expected change, never for a fixed time followed by an assert.
 #![cfg(feature = "config")]
 
+mod config_support;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use config_support::{WAIT, next_event};
 use futures_util::StreamExt;
 use platform_core::config::{
     ConfigEvent, ConfigHandle, ConfigLoader, ConfigSource, FileWatcher, Reloader, SourceEvent,
@@ -14,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 const DEBOUNCE: Duration = Duration::from_millis(50);
-const WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,23 +53,6 @@ fn setup(initial: &str) -> Setup {
         Duration::from_millis(50),
     );
     Setup { _dir: dir, file, handle, events, _reloader: reloader }
-}
-
-/// The next event matching `want`, within [`WAIT`].
-async fn next_event(
-    events: &mut broadcast::Receiver<ConfigEvent>,
-    want: impl Fn(&ConfigEvent) -> bool,
-) -> ConfigEvent {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let event = events.recv().await.expect("handle alive");
-            if want(&event) {
-                return event;
-            }
-        }
-    })
-    .await
-    .expect("expected event within the wait bound")
 }
 
 fn write(path: &Path, text: &str) {

@@ -2,8 +2,11 @@
 //! a lost push caught by reconciliation, invalid documents and an unreachable server.
 #![cfg(all(feature = "config", feature = "redis", feature = "test-util"))]
 
+mod config_support;
+
 use std::time::Duration;
 
+use config_support::{WAIT, next_event};
 use platform_core::config::{
     ConfigEvent, ConfigHandle, ConfigLoader, Format, Origin, RedisConfigStore, RedisSource,
     Reloader,
@@ -11,8 +14,6 @@ use platform_core::config::{
 use platform_core::test_util::{RedisPrefix, Service};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-
-const WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -51,22 +52,6 @@ impl Setup {
         let mut conn = self.client.get_multiplexed_async_connection().await.unwrap();
         self.prefix.cleanup(&mut conn).await.unwrap();
     }
-}
-
-async fn next_event(
-    events: &mut broadcast::Receiver<ConfigEvent>,
-    want: impl Fn(&ConfigEvent) -> bool,
-) -> ConfigEvent {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let event = events.recv().await.expect("handle alive");
-            if want(&event) {
-                return event;
-            }
-        }
-    })
-    .await
-    .expect("expected event within the wait bound")
 }
 
 #[tokio::test]
