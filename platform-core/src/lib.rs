@@ -10,9 +10,11 @@
 //! * [`resilience`] (feature `resilience`, on by default) — tower layers: timeout and
 //!   deadline, circuit breaker, rate limit (local and Redis), retry with budgets, bulkhead,
 //!   load shedding and adaptive concurrency;
+//! * `config` (feature `config`) — layered typed configuration, `ConfigHandle` with
+//!   validation, atomic swap and watches, file and Redis sources;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
-//! Registry, configuration, messaging, storage, cache and transactions join as later
+//! Registry, messaging, storage, cache and transactions join as later
 //! modules, each behind its own feature.
 //!
 //! # Example
@@ -34,6 +36,9 @@
 pub mod classify;
 pub mod error;
 
+#[cfg(feature = "config")]
+pub mod config;
+
 #[cfg(feature = "resilience")]
 pub mod resilience;
 
@@ -44,6 +49,6 @@ pub use classify::{Classify, Outcome};
 pub use error::BoxError;
 
 /// The workspace README's Rust examples, compiled and run as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
