@@ -9,6 +9,8 @@
 //!   rejection);
 //! * [`resilience`] (feature `resilience`, on by default) — tower layers for timeouts and
 //!   deadlines, and the rest of the resilience toolkit as it lands;
+//! * `registry` (feature `registry`) — service instances, lease guards and versioned
+//!   watches over in-memory and Redis backends;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
 //! Registry, configuration, messaging, storage, cache and transactions join as later
@@ -35,6 +37,9 @@ pub mod error;
 
 #[cfg(feature = "resilience")]
 pub mod resilience;
+
+#[cfg(feature = "registry")]
+pub mod registry;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;
