@@ -67,6 +67,14 @@ pub enum RegistryError {
         #[source]
         source: BoxError,
     },
+    /// A backend's configuration is invalid.
+    #[error("invalid registry configuration: `{field}` {reason}")]
+    Config {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
     /// The backend holds data this version cannot read (written by an incompatible version
     /// or by hand).
     #[error("registry backend `{backend}` holds unreadable data at {location}: {reason}")]
@@ -81,6 +89,11 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn config(field: &'static str, reason: String) -> Self {
+        Self::Config { field, reason }
+    }
+
     pub(crate) fn not_found(service: &str, id: &str) -> Self {
         Self::NotFound { service: service.to_owned(), id: id.to_owned() }
     }

@@ -53,6 +53,9 @@ mod lease;
 mod memory;
 mod watch;
 
+#[cfg(feature = "redis")]
+pub mod redis;
+
 #[cfg(feature = "test-util")]
 pub mod conformance;
 
@@ -63,6 +66,8 @@ pub use error::{InvalidInstance, RegistryError};
 pub use instance::{Health, ServiceInstance};
 pub use lease::{Lease, LeaseBackend, MIN_TTL};
 pub use memory::MemoryRegistry;
+#[cfg(feature = "redis")]
+pub use redis::{RedisRegistry, RedisRegistryConfig};
 pub use watch::{Snapshot, Watch, WatchEvent};
 
 /// A registry of service instances; see the [module docs](self).

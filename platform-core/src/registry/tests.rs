@@ -1,4 +1,3 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -61,15 +60,6 @@ fn snapshot_apply_ignores_old_events_and_keeps_order() {
     let resync = Snapshot::new(1, vec![inst("z")]);
     assert!(view.apply(&WatchEvent::Resync(resync.clone())));
     assert_eq!(view, resync);
-}
-
-#[tokio::test(start_paused = true)]
-async fn memory_passes_conformance() {
-    conformance::run_all("memory", conformance::Settings::default(), || async {
-        let registry = MemoryRegistry::new();
-        (Arc::new(registry.clone()) as Arc<dyn Registry>, Arc::new(registry) as Arc<dyn Registry>)
-    })
-    .await;
 }
 
 #[tokio::test(start_paused = true)]
