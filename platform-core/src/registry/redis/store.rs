@@ -36,6 +36,9 @@ pub(super) fn unavailable(operation: &'static str, e: impl Into<crate::BoxError>
     RegistryError::Unavailable { backend: BACKEND, operation, source: e.into() }
 }
 
+/// One change-log entry as Redis returns it: stream id and fields.
+type LogEntry = (String, HashMap<String, String>);
+
 /// Parsed reply of the `CHANGES` script.
 pub(super) struct Changes {
     pub(super) version: u64,
@@ -192,7 +195,7 @@ impl Store {
         after: u64,
     ) -> Result<Changes, RegistryError> {
         let after = after.to_string();
-        let (version, entries): (u64, Vec<(String, HashMap<String, String>)>) =
+        let (version, entries): (u64, Vec<LogEntry>) =
             self.run("read the change log", &scripts::CHANGES, service, &[&after]).await?;
         let keys = self.keys(service);
         let mut events = Vec::with_capacity(entries.len());
