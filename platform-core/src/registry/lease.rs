@@ -162,8 +162,12 @@ pub(crate) fn renewal_interval(ttl: Duration) -> Duration {
     ttl / 3
 }
 
-/// Rejects TTLs below [`MIN_TTL`].
-pub(crate) fn check_ttl(instance: &ServiceInstance, ttl: Duration) -> Result<(), RegistryError> {
+/// Validates the instance and rejects TTLs below [`MIN_TTL`].
+pub(crate) fn check_registration(
+    instance: &ServiceInstance,
+    ttl: Duration,
+) -> Result<(), RegistryError> {
+    instance.validate()?;
     if ttl < MIN_TTL {
         return Err(super::InvalidInstance::new(
             &instance.service,

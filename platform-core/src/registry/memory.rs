@@ -11,7 +11,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use super::instance::check_service;
-use super::lease::{LeaseBackend, check_ttl};
+use super::lease::{LeaseBackend, check_registration};
 use super::{Health, Lease, Registry, RegistryError, ServiceInstance, Snapshot, Watch, WatchEvent};
 
 /// Events a slow watcher may fall behind by before it gets a [`WatchEvent::Resync`].
@@ -244,8 +244,7 @@ impl Registry for MemoryRegistry {
         instance: ServiceInstance,
         ttl: Duration,
     ) -> Result<Lease, RegistryError> {
-        instance.validate()?;
-        check_ttl(&instance, ttl)?;
+        check_registration(&instance, ttl)?;
         self.put(&instance, ttl, false);
         Ok(Lease::start(Arc::new(self.clone()), instance, ttl))
     }

@@ -125,3 +125,8 @@ pub trait Registry: Send + Sync + fmt::Debug {
     /// first snapshot.
     async fn watch(&self, service: &str) -> Result<Watch, RegistryError>;
 }
+
+/// The guide `docs/registry.md`, whose Rust examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/registry.md")]
+pub struct RegistryGuide;

@@ -41,7 +41,7 @@ pub use config::RedisRegistryConfig;
 use store::Store;
 
 use super::instance::check_service;
-use super::lease::{LeaseBackend, check_ttl};
+use super::lease::{LeaseBackend, check_registration};
 use super::{Health, Lease, Registry, RegistryError, ServiceInstance, Snapshot, Watch};
 
 /// A [`Registry`] stored in Redis; see the [module docs](self). Clones share connections.
@@ -87,8 +87,7 @@ impl Registry for RedisRegistry {
         instance: ServiceInstance,
         ttl: Duration,
     ) -> Result<Lease, RegistryError> {
-        instance.validate()?;
-        check_ttl(&instance, ttl)?;
+        check_registration(&instance, ttl)?;
         self.store.put(&instance, ttl, false).await?;
         Ok(Lease::start(Arc::new(self.clone()), instance, ttl))
     }
