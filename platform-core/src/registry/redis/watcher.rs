@@ -203,6 +203,5 @@ mod tests {
         let added =
             WatchEvent::Added { version: 4, instance: ServiceInstance::new("s", "a", "h", 1) };
         assert!(continues(&[added], 3, 4));
-        let _ = Snapshot::default();
     }
 }
