@@ -12,6 +12,8 @@
 //!   load shedding and adaptive concurrency;
 //! * `config` (feature `config`) — layered typed configuration, `ConfigHandle` with
 //!   validation, atomic swap and watches, file and Redis sources;
+//! * `registry` (feature `registry`) — service instances, lease guards and versioned
+//!   watches over in-memory and Redis backends;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
 //! Registry, messaging, storage, cache and transactions join as later
@@ -41,6 +43,9 @@ pub mod config;
 
 #[cfg(feature = "resilience")]
 pub mod resilience;
+
+#[cfg(feature = "registry")]
+pub mod registry;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;
