@@ -9,9 +9,14 @@
 //!   rejection);
 //! * [`resilience`] (feature `resilience`, on by default) — tower layers for timeouts and
 //!   deadlines, and the rest of the resilience toolkit as it lands;
+//! * [`store`] (feature `store`) — sqlx pools from a URL (SQLite embedded, PostgreSQL),
+//!   per-module migrations, a health check;
+//! * [`messaging`] (feature `messaging`) — publishers, subscribers with consumer groups,
+//!   deliveries with ack/nack/dead-letter, handler layers, the in-memory backend and (with
+//!   `store`) the SQL queue;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
-//! Registry, configuration, messaging, storage, cache and transactions join as later
+//! Registry, configuration, cache and transactions join as later
 //! modules, each behind its own feature.
 //!
 //! # Example
@@ -35,6 +40,12 @@ pub mod error;
 
 #[cfg(feature = "resilience")]
 pub mod resilience;
+
+#[cfg(feature = "messaging")]
+pub mod messaging;
+
+#[cfg(feature = "store")]
+pub mod store;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;
