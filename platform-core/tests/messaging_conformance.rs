@@ -19,7 +19,10 @@ async fn memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_on_real_time_and_threads() {
-    Suite::new(MemoryBroker::default(), "mem-mt").visibility_timeout(Duration::from_millis(200)).run_all().await;
+    Suite::new(MemoryBroker::default(), "mem-mt")
+        .visibility_timeout(Duration::from_millis(200))
+        .run_all()
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

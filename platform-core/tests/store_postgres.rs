@@ -45,7 +45,8 @@ async fn migrates_once_inside_its_schema() {
     .await
     .expect("lookup");
     assert_eq!(table_schema, schema.name());
-    let seeded: i64 = sqlx::query_scalar("SELECT count(*) FROM items").fetch_one(pool).await.expect("count");
+    let seeded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM items").fetch_one(pool).await.expect("count");
     assert_eq!(seeded, 1, "step 2 ran exactly once");
     assert!(store.health().await.is_healthy());
     store.close().await;
@@ -69,7 +70,8 @@ async fn concurrent_migrations_apply_each_step_once() {
     applied.sort_unstable();
     assert_eq!(applied, vec![1, 2], "each step applied by exactly one process");
     let pool = stores[0].as_postgres().expect("pg");
-    let seeded: i64 = sqlx::query_scalar("SELECT count(*) FROM items").fetch_one(pool).await.expect("count");
+    let seeded: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM items").fetch_one(pool).await.expect("count");
     assert_eq!(seeded, 1);
     for s in &stores {
         s.close().await;
@@ -81,5 +83,8 @@ async fn concurrent_migrations_apply_each_step_once() {
 async fn unreachable_server_names_the_target_without_password() {
     let cfg = StoreConfig::new("postgres://u:secret@127.0.0.1:1/db");
     let err = Store::from_config(&cfg).await.unwrap_err().to_string();
-    assert!(err.contains("postgres") && err.contains("u:***@127.0.0.1:1") && !err.contains("secret"), "{err}");
+    assert!(
+        err.contains("postgres") && err.contains("u:***@127.0.0.1:1") && !err.contains("secret"),
+        "{err}"
+    );
 }
