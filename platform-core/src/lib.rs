@@ -57,3 +57,13 @@ pub use error::BoxError;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The storage guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "store"))]
+#[doc = include_str!("../../docs/storage.md")]
+pub struct StorageGuideDoctests;
+
+/// The messaging guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "messaging", feature = "store", feature = "resilience"))]
+#[doc = include_str!("../../docs/messaging.md")]
+pub struct MessagingGuideDoctests;

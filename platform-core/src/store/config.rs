@@ -117,8 +117,7 @@ impl StoreConfig {
     /// The backend the URL names, or a `url` error saying what was expected.
     pub fn kind(&self) -> Result<StoreKind, StoreError> {
         let url = self.url.trim();
-        if url.starts_with("sqlite:") {
-            let rest = &url["sqlite:".len()..];
+        if let Some(rest) = url.strip_prefix("sqlite:") {
             if rest.trim_start_matches('/').is_empty() {
                 return Err(StoreError::config("url", format!("has no path: {URL_EXPECTED}")));
             }
