@@ -72,32 +72,31 @@ impl Member {
         let now = now_ms();
         let until = now.saturating_add(ms(self.options.visibility_timeout));
         let limit = i64::try_from(self.options.prefetch.max(1)).unwrap_or(i64::MAX);
+        let (topic, group) = (self.topic.as_str(), self.group.as_str());
         let rows: Vec<ClaimedRow> = match &self.queue.store {
             Store::Postgres(p) => {
-                claim_query(
+                let q = claim_query(
                     sqlx::query_as(schema::PG_CLAIM),
                     lease,
                     until,
-                    &self.topic,
+                    topic,
                     now,
-                    &self.group,
+                    group,
                     limit,
-                )
-                .fetch_all(p)
-                .await
+                );
+                q.fetch_all(p).await
             }
             Store::Sqlite(p) => {
-                claim_query(
+                let q = claim_query(
                     sqlx::query_as(schema::SQLITE_CLAIM),
                     lease,
                     until,
-                    &self.topic,
+                    topic,
                     now,
-                    &self.group,
+                    group,
                     limit,
-                )
-                .fetch_all(p)
-                .await
+                );
+                q.fetch_all(p).await
             }
         }
         .map_err(db)?;
