@@ -10,13 +10,18 @@
 //! * [`resilience`] (feature `resilience`, on by default) — tower layers: timeout and
 //!   deadline, circuit breaker, rate limit (local and Redis), retry with budgets, bulkhead,
 //!   load shedding and adaptive concurrency;
-//! * `config` (feature `config`) — layered typed configuration, `ConfigHandle` with
+//! * [`config`] (feature `config`) — layered typed configuration, `ConfigHandle` with
 //!   validation, atomic swap and watches, file and Redis sources;
-//! * `registry` (feature `registry`) — service instances, lease guards and versioned
+//! * [`registry`] (feature `registry`) — service instances, lease guards and versioned
 //!   watches over in-memory and Redis backends;
+//! * [`store`] (feature `store`) — sqlx pools from a URL (SQLite embedded, PostgreSQL),
+//!   per-module migrations, a health check;
+//! * [`messaging`] (feature `messaging`) — publishers, subscribers with consumer groups,
+//!   deliveries with ack/nack/dead-letter, handler layers, the in-memory backend and (with
+//!   `store`) the SQL queue;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
-//! Registry, messaging, storage, cache and transactions join as later
+//! Cache and transactions join as later
 //! modules, each behind its own feature.
 //!
 //! # Example
@@ -44,6 +49,12 @@ pub mod config;
 #[cfg(feature = "resilience")]
 pub mod resilience;
 
+#[cfg(feature = "messaging")]
+pub mod messaging;
+
+#[cfg(feature = "store")]
+pub mod store;
+
 #[cfg(feature = "registry")]
 pub mod registry;
 
@@ -57,3 +68,13 @@ pub use error::BoxError;
 #[cfg(all(doctest, feature = "axum"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The storage guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "store"))]
+#[doc = include_str!("../../docs/storage.md")]
+pub struct StorageGuideDoctests;
+
+/// The messaging guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "messaging", feature = "store", feature = "resilience"))]
+#[doc = include_str!("../../docs/messaging.md")]
+pub struct MessagingGuideDoctests;
