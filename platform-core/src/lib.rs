@@ -12,9 +12,12 @@
 //!   load shedding and adaptive concurrency;
 //! * `config` (feature `config`) — layered typed configuration, `ConfigHandle` with
 //!   validation, atomic swap and watches, file and Redis sources;
+//! * `cache` (feature `cache`) — a typed cache with single-flight `get_or_load`, negative
+//!   caching, TTL jitter and stale-while-revalidate over moka, Redis, or both (two-level,
+//!   invalidated over pub/sub), and a distributed stampede lock;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
-//! Registry, messaging, storage, cache and transactions join as later
+//! Registry, messaging, storage and transactions join as later
 //! modules, each behind its own feature.
 //!
 //! # Example
@@ -35,6 +38,9 @@
 
 pub mod classify;
 pub mod error;
+
+#[cfg(feature = "cache")]
+pub mod cache;
 
 #[cfg(feature = "config")]
 pub mod config;

@@ -1,0 +1,248 @@
+//! `get_or_load`: single-flight loads, negative caching and stale-while-revalidate.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::codec::Codec;
+use super::entry::Lookup;
+use super::error::CacheError;
+use super::event::CacheEvent;
+use super::front::{Cache, CacheKey, Inner, Outcome};
+use super::jitter::jitter;
+use crate::BoxError;
+
+impl<K, V, C> Cache<K, V, C>
+where
+    K: CacheKey,
+    V: Clone + Send + Sync + 'static,
+    C: Codec<V>,
+{
+    /// The value of `key`, loading it with `loader` on a miss.
+    ///
+    /// - **Single-flight**: concurrent calls for one key share one load; the others wait
+    ///   for its result (a failed load is reported to all of them and not cached). If the
+    ///   loading caller is cancelled, a waiter takes over.
+    /// - **Negative caching**: a loader answering `Ok(None)` ("not found") is cached for
+    ///   `negative_ttl` when that is configured.
+    /// - **Jitter**: the TTL of what is loaded is randomised by `± jitter`.
+    /// - **Stale-while-revalidate**: within `stale_while_revalidate` after a value went
+    ///   stale, the stale value is returned at once and one background task reloads it
+    ///   (the loader must therefore be `Send + 'static`).
+    /// - With a stampede lock (two-level or Redis caches), one node across the cluster
+    ///   loads the key while the others wait for its value.
+    pub async fn get_or_load<F, Fut, E>(&self, key: &K, loader: F) -> Outcome<V>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        match self.inner.local_lookup(key) {
+            Lookup::Fresh(v) => return Ok(v),
+            Lookup::Stale(v) => {
+                refresh_in_background(&self.inner, key, v.clone(), loader);
+                return Ok(Some(v));
+            }
+            Lookup::Miss => {}
+        }
+        load_shared(&self.inner, key, loader).await
+    }
+}
+
+/// The single load in progress for a key. Dropping it (finished or cancelled) removes the
+/// key from the in-flight table; a waiter whose leader vanished without an answer retries.
+struct Flight<K: CacheKey, V: Clone + Send + Sync + 'static, C: Codec<V>> {
+    inner: Arc<Inner<K, V, C>>,
+    key: K,
+    tx: watch::Sender<Option<Outcome<V>>>,
+}
+
+impl<K: CacheKey, V: Clone + Send + Sync + 'static, C: Codec<V>> Drop for Flight<K, V, C> {
+    fn drop(&mut self) {
+        self.inner.flights().remove(&self.key);
+    }
+}
+
+/// Joins the load in flight for `key` or becomes its leader.
+async fn load_shared<K, V, C, F, Fut, E>(
+    inner: &Arc<Inner<K, V, C>>,
+    key: &K,
+    loader: F,
+) -> Outcome<V>
+where
+    K: CacheKey,
+    V: Clone + Send + Sync + 'static,
+    C: Codec<V>,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    loop {
+        let mut rx = {
+            let mut flights = inner.flights();
+            match flights.get(key) {
+                Some(rx) => rx.clone(),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    flights.insert(key.clone(), rx);
+                    drop(flights);
+                    let flight = Flight { inner: inner.clone(), key: key.clone(), tx };
+                    return lead(flight, loader).await;
+                }
+            }
+        };
+        let answer = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.clone());
+        if let Some(outcome) = answer {
+            return outcome;
+        }
+        // The leader was cancelled before answering: try again (possibly as leader).
+    }
+}
+
+/// Starts one background reload of `key` unless one is already running; until it ends,
+/// callers that join the flight get the stale value.
+fn refresh_in_background<K, V, C, F, Fut, E>(
+    inner: &Arc<Inner<K, V, C>>,
+    key: &K,
+    stale: V,
+    loader: F,
+) where
+    K: CacheKey,
+    V: Clone + Send + Sync + 'static,
+    C: Codec<V>,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    let mut flights = inner.flights();
+    if flights.contains_key(key) {
+        return;
+    }
+    let (tx, rx) = watch::channel(Some(Ok(Some(stale))));
+    flights.insert(key.clone(), rx);
+    drop(flights);
+    let flight = Flight { inner: inner.clone(), key: key.clone(), tx };
+    tokio::spawn(refresh(flight, loader));
+}
+
+/// The leader of a flight: re-checks the levels, then loads.
+async fn lead<K, V, C, F, Fut, E>(flight: Flight<K, V, C>, loader: F) -> Outcome<V>
+where
+    K: CacheKey,
+    V: Clone + Send + Sync + 'static,
+    C: Codec<V>,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    let inner = &flight.inner;
+    // A flight that ended between our miss and our insert has stored its answer.
+    if let Lookup::Fresh(v) = inner.local_lookup(&flight.key) {
+        return finish(flight, Ok(v));
+    }
+    inner.report(CacheEvent::Miss);
+    match inner.remote_lookup(&flight.key).await {
+        Ok(Lookup::Fresh(v)) => finish(flight, Ok(v)),
+        Ok(Lookup::Stale(v)) => {
+            // Serve the stale value now, to this caller and to joiners, and refresh it.
+            flight.tx.send_replace(Some(Ok(Some(v.clone()))));
+            tokio::spawn(refresh(flight, loader));
+            Ok(Some(v))
+        }
+        Ok(Lookup::Miss) => {
+            let outcome = load(inner, &flight.key, loader, false).await;
+            finish(flight, outcome)
+        }
+        Err(e) => finish(flight, Err(e)),
+    }
+}
+
+/// A background refresh: takes a value another node refreshed meanwhile, else loads.
+async fn refresh<K, V, C, F, Fut, E>(flight: Flight<K, V, C>, loader: F)
+where
+    K: CacheKey,
+    V: Clone + Send + Sync + 'static,
+    C: Codec<V>,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    let inner = &flight.inner;
+    if let Ok(Lookup::Fresh(v)) = inner.remote_lookup(&flight.key).await {
+        let _ = finish(flight, Ok(v));
+        return;
+    }
+    // A failed refresh leaves the stale value in place until its grace window ends.
+    let outcome = load(inner, &flight.key, loader, true).await;
+    if outcome.is_ok() {
+        let _ = finish(flight, outcome);
+    }
+}
+
+fn finish<K, V, C>(flight: Flight<K, V, C>, outcome: Outcome<V>) -> Outcome<V>
+where
+    K: CacheKey,
+    V: Clone + Send + Sync + 'static,
+    C: Codec<V>,
+{
+    flight.tx.send_replace(Some(outcome.clone()));
+    outcome
+}
+
+/// Runs the loader (under the stampede lock when one is configured) and stores its answer.
+async fn load<K, V, C, F, Fut, E>(
+    inner: &Inner<K, V, C>,
+    key: &K,
+    loader: F,
+    background: bool,
+) -> Outcome<V>
+where
+    K: CacheKey,
+    V: Clone + Send + Sync + 'static,
+    C: Codec<V>,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    #[cfg(feature = "redis")]
+    if let Some(lock) = &inner.lock {
+        return lock.load(inner, key, loader, background).await;
+    }
+    load_and_store(inner, key, loader, background).await
+}
+
+/// Runs the loader and stores what it answered; a failed store is reported, not returned.
+pub(crate) async fn load_and_store<K, V, C, F, Fut, E>(
+    inner: &Inner<K, V, C>,
+    key: &K,
+    loader: F,
+    background: bool,
+) -> Outcome<V>
+where
+    K: CacheKey,
+    V: Clone + Send + Sync + 'static,
+    C: Codec<V>,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Option<V>, E>>,
+    E: Into<BoxError> + 'static,
+{
+    let loaded = match loader().await {
+        Ok(v) => v,
+        Err(e) => {
+            let source: Arc<dyn std::error::Error + Send + Sync> = Arc::from(e.into());
+            inner.report(CacheEvent::LoadFailed { error: source.to_string() });
+            return Err(CacheError::Load { cache: inner.name.clone(), source });
+        }
+    };
+    inner.report(CacheEvent::Loaded { found: loaded.is_some(), background });
+    let ttl = match &loaded {
+        Some(_) => Some(inner.policy.ttl),
+        None => inner.policy.negative_ttl,
+    };
+    if let Some(ttl) = ttl {
+        // Store errors were reported as events; the caller still gets the loaded value.
+        let _ = inner.store(key, loaded.clone(), jitter(ttl, inner.policy.jitter)).await;
+    }
+    Ok(loaded)
+}
