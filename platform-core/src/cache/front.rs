@@ -186,6 +186,8 @@ where
         }
     }
 
+    /// Looks `key` up locally; fresh answers are reported here, stale ones by the caller
+    /// that serves them.
     pub(crate) fn local_lookup(&self, key: &K) -> Lookup<V> {
         let Some(local) = &self.local else { return Lookup::Miss };
         if !self.local_live.load(Ordering::Acquire) {
@@ -199,10 +201,7 @@ where
             let now = Instant::now();
             if now >= entry.fresh_until {
                 return match entry.value {
-                    Some(v) if now < entry.fresh_until + grace => {
-                        self.report(CacheEvent::StaleHit);
-                        Lookup::Stale(v)
-                    }
+                    Some(v) if now < entry.fresh_until + grace => Lookup::Stale(v),
                     _ => Lookup::Miss,
                 };
             }
@@ -272,10 +271,7 @@ where
                 Ok(Lookup::Fresh(value))
             }
             // The store keeps entries for freshness plus grace: a stale one is in grace.
-            (None, Some(v)) if !self.policy.grace.is_zero() => {
-                self.report(CacheEvent::StaleHit);
-                Ok(Lookup::Stale(v))
-            }
+            (None, Some(v)) if !self.policy.grace.is_zero() => Ok(Lookup::Stale(v)),
             (None, _) => Ok(Lookup::Miss),
         }
     }

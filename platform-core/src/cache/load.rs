@@ -41,6 +41,7 @@ where
         match self.inner.local_lookup(key) {
             Lookup::Fresh(v) => return Ok(v),
             Lookup::Stale(v) => {
+                self.inner.report(CacheEvent::StaleHit);
                 refresh_in_background(&self.inner, key, v.clone(), loader);
                 return Ok(Some(v));
             }
@@ -79,17 +80,23 @@ where
     E: Into<BoxError> + 'static,
 {
     loop {
-        let mut rx = {
+        // Join the flight in progress, or register ours (the lock is released before any await).
+        let joined = {
             let mut flights = inner.flights();
             match flights.get(key) {
-                Some(rx) => rx.clone(),
+                Some(rx) => Ok(rx.clone()),
                 None => {
                     let (tx, rx) = watch::channel(None);
                     flights.insert(key.clone(), rx);
-                    drop(flights);
-                    let flight = Flight { inner: inner.clone(), key: key.clone(), tx };
-                    return lead(flight, loader).await;
+                    Err(tx)
                 }
+            }
+        };
+        let mut rx = match joined {
+            Ok(rx) => rx,
+            Err(tx) => {
+                let flight = Flight { inner: inner.clone(), key: key.clone(), tx };
+                return lead(flight, loader).await;
             }
         };
         let answer = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.clone());
@@ -145,6 +152,7 @@ where
     match inner.remote_lookup(&flight.key).await {
         Ok(Lookup::Fresh(v)) => finish(flight, Ok(v)),
         Ok(Lookup::Stale(v)) => {
+            inner.report(CacheEvent::StaleHit);
             // Serve the stale value now, to this caller and to joiners, and refresh it.
             flight.tx.send_replace(Some(Ok(Some(v.clone()))));
             tokio::spawn(refresh(flight, loader));
