@@ -12,15 +12,15 @@ fn config(ttl: Duration) -> CacheConfig {
     CacheConfig { name: "test".into(), ttl, jitter: 0.0, ..CacheConfig::default() }
 }
 
+type LoadFuture =
+    std::pin::Pin<Box<dyn Future<Output = Result<Option<String>, std::io::Error>> + Send>>;
+
 /// A loader that counts its runs, waits `delay` (paused clock) and answers `answer`.
 fn counted(
     loads: &Arc<AtomicUsize>,
     delay: Duration,
     answer: Option<&str>,
-) -> impl FnOnce() -> std::pin::Pin<
-    Box<dyn Future<Output = Result<Option<String>, std::io::Error>> + Send>,
-> + Send
-+ 'static {
+) -> impl FnOnce() -> LoadFuture + Send + 'static {
     let loads = loads.clone();
     let answer = answer.map(str::to_owned);
     move || {

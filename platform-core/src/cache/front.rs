@@ -214,11 +214,11 @@ where
     }
 
     pub(crate) fn local_put(&self, key: K, value: Option<V>, fresh: Duration) {
-        if let Some(local) = &self.local {
-            if self.local_live.load(Ordering::Acquire) {
-                let lifetime = fresh + self.policy.grace;
-                local.insert(key, Entry { value, fresh_until: Instant::now() + fresh, lifetime });
-            }
+        if let Some(local) = &self.local
+            && self.local_live.load(Ordering::Acquire)
+        {
+            let lifetime = fresh + self.policy.grace;
+            local.insert(key, Entry { value, fresh_until: Instant::now() + fresh, lifetime });
         }
     }
 
@@ -307,10 +307,10 @@ where
     #[cfg_attr(not(feature = "redis"), allow(clippy::unused_async))]
     pub(crate) async fn publish(&self, key: Option<&K>) {
         #[cfg(feature = "redis")]
-        if let Some(bus) = &self.bus {
-            if let Err(e) = bus.publish(key.map(ToString::to_string).as_deref()).await {
-                self.report(CacheEvent::RemoteError { op: e.op, error: e.source.to_string() });
-            }
+        if let Some(bus) = &self.bus
+            && let Err(e) = bus.publish(key.map(ToString::to_string).as_deref()).await
+        {
+            self.report(CacheEvent::RemoteError { op: e.op, error: e.source.to_string() });
         }
         #[cfg(not(feature = "redis"))]
         let _ = key;

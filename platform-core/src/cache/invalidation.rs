@@ -101,12 +101,12 @@ where
                     self.go_dark("pub/sub connection lost");
                 }
                 Ok(Err(e)) => {
-                    self.report(CacheEvent::RemoteError { op: "subscribe", error: e.to_string() })
+                    self.report(CacheEvent::RemoteError { op: "subscribe", error: e.to_string() });
                 }
-                Err(_) => self.report(CacheEvent::RemoteError {
-                    op: "subscribe",
-                    error: "timed out".to_owned(),
-                }),
+                Err(_) => {
+                    let error = "timed out".to_owned();
+                    self.report(CacheEvent::RemoteError { op: "subscribe", error });
+                }
             }
             tokio::time::sleep(self.reconnect_delay).await;
         }
