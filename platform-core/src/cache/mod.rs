@@ -93,3 +93,8 @@ pub use store::CacheStore;
 pub use self::redis::{DEFAULT_REDIS_TIMEOUT, RedisStore};
 #[cfg(feature = "redis")]
 pub use lock::{LockToken, StampedeLock};
+
+/// The guide's Rust examples (`docs/cache.md`), compiled and run as doctests.
+#[cfg(all(doctest, feature = "redis"))]
+#[doc = include_str!("../../../docs/cache.md")]
+pub struct GuideDoctests;
