@@ -9,7 +9,7 @@ use super::codec::{Codec, JsonCodec};
 use super::config::CacheConfig;
 use super::entry::{Entry, EntryExpiry};
 use super::event::{CacheEvent, Counters};
-use super::front::{Cache, CacheKey, Inner, Policy, Remote};
+use super::front::{Cache, CacheKey, CacheValue, Inner, Policy, Remote};
 use super::store::CacheStore;
 use crate::resilience::{ConfigError, Listeners};
 
@@ -40,7 +40,7 @@ impl<K, V, C> fmt::Debug for CacheBuilder<K, V, C> {
 impl<K, V> Cache<K, V, JsonCodec>
 where
     K: CacheKey,
-    V: Clone + Send + Sync + 'static,
+    V: CacheValue,
     JsonCodec: Codec<V>,
 {
     /// A builder from `config`, with a local level and no remote store.
@@ -66,7 +66,7 @@ where
 impl<K, V, C> CacheBuilder<K, V, C>
 where
     K: CacheKey,
-    V: Clone + Send + Sync + 'static,
+    V: CacheValue,
     C: Codec<V>,
 {
     /// Whether to keep a local (moka) level (default: yes). A cache over a remote store

@@ -25,6 +25,11 @@ pub trait CacheKey: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static {}
 
 impl<T: Hash + Eq + Clone + fmt::Display + Send + Sync + 'static> CacheKey for T {}
 
+/// What a cached value must be: cloned out on every hit (wrap large values in `Arc`).
+pub trait CacheValue: Clone + Send + Sync + 'static {}
+
+impl<T: Clone + Send + Sync + 'static> CacheValue for T {}
+
 /// The result every caller waiting on one load receives.
 pub(crate) type Outcome<V> = Result<Option<V>, CacheError>;
 
@@ -90,7 +95,7 @@ impl<K, V, C> fmt::Debug for Cache<K, V, C> {
 impl<K, V, C> Cache<K, V, C>
 where
     K: CacheKey,
-    V: Clone + Send + Sync + 'static,
+    V: CacheValue,
     C: Codec<V>,
 {
     /// The cache's name (from its config).
@@ -166,7 +171,7 @@ where
 impl<K, V, C> Inner<K, V, C>
 where
     K: CacheKey,
-    V: Clone + Send + Sync + 'static,
+    V: CacheValue,
     C: Codec<V>,
 {
     pub(crate) fn report(&self, event: CacheEvent) {

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use super::entry::Entry;
 use super::error::StoreError;
 use super::event::{CacheEvent, Counters, report};
+use super::front::CacheValue;
 use super::redis::RedisStore;
 use crate::resilience::Listeners;
 
@@ -59,7 +60,7 @@ pub(crate) struct Subscriber<K, V> {
 impl<K, V> Subscriber<K, V>
 where
     K: FromStr + std::hash::Hash + Eq + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
+    V: CacheValue,
 {
     /// Starts the subscriber; the local level stays bypassed until it is subscribed.
     pub(crate) fn spawn(self, store: &RedisStore) -> Bus {

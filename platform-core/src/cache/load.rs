@@ -3,20 +3,41 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
 use super::codec::Codec;
 use super::entry::Lookup;
 use super::error::CacheError;
 use super::event::CacheEvent;
-use super::front::{Cache, CacheKey, Inner, Outcome};
+use super::front::{Cache, CacheKey, CacheValue, Inner, Outcome};
 use super::jitter::jitter;
 use crate::BoxError;
+
+/// What [`Cache::get_or_load`] runs on a miss: any `FnOnce() -> impl Future<Output =
+/// Result<Option<V>, E>>` that is `Send + 'static` (an async closure), where `Ok(None)`
+/// means "not found" and `E` is any error. Loads are boxed once each; hits never touch the
+/// loader.
+pub trait Loader<V>: Send + 'static {
+    /// Runs the load.
+    fn load(self) -> BoxFuture<'static, Result<Option<V>, BoxError>>;
+}
+
+impl<V, F, Fut, E> Loader<V> for F
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
+    fn load(self) -> BoxFuture<'static, Result<Option<V>, BoxError>> {
+        Box::pin(async move { self().await.map_err(Into::into) })
+    }
+}
 
 impl<K, V, C> Cache<K, V, C>
 where
     K: CacheKey,
-    V: Clone + Send + Sync + 'static,
+    V: CacheValue,
     C: Codec<V>,
 {
     /// The value of `key`, loading it with `loader` on a miss.
@@ -32,11 +53,9 @@ where
     ///   (the loader must therefore be `Send + 'static`).
     /// - With a stampede lock (two-level or Redis caches), one node across the cluster
     ///   loads the key while the others wait for its value.
-    pub async fn get_or_load<F, Fut, E>(&self, key: &K, loader: F) -> Outcome<V>
+    pub async fn get_or_load<L>(&self, key: &K, loader: L) -> Outcome<V>
     where
-        F: FnOnce() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
-        E: Into<BoxError> + 'static,
+        L: Loader<V>,
     {
         match self.inner.local_lookup(key) {
             Lookup::Fresh(v) => return Ok(v),
@@ -53,32 +72,24 @@ where
 
 /// The single load in progress for a key. Dropping it (finished or cancelled) removes the
 /// key from the in-flight table; a waiter whose leader vanished without an answer retries.
-struct Flight<K: CacheKey, V: Clone + Send + Sync + 'static, C: Codec<V>> {
+struct Flight<K: CacheKey, V: CacheValue, C: Codec<V>> {
     inner: Arc<Inner<K, V, C>>,
     key: K,
     tx: watch::Sender<Option<Outcome<V>>>,
 }
 
-impl<K: CacheKey, V: Clone + Send + Sync + 'static, C: Codec<V>> Drop for Flight<K, V, C> {
+impl<K: CacheKey, V: CacheValue, C: Codec<V>> Drop for Flight<K, V, C> {
     fn drop(&mut self) {
         self.inner.flights().remove(&self.key);
     }
 }
 
 /// Joins the load in flight for `key` or becomes its leader.
-async fn load_shared<K, V, C, F, Fut, E>(
+async fn load_shared<K: CacheKey, V: CacheValue, C: Codec<V>, L: Loader<V>>(
     inner: &Arc<Inner<K, V, C>>,
     key: &K,
-    loader: F,
-) -> Outcome<V>
-where
-    K: CacheKey,
-    V: Clone + Send + Sync + 'static,
-    C: Codec<V>,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
-    E: Into<BoxError> + 'static,
-{
+    loader: L,
+) -> Outcome<V> {
     loop {
         // Join the flight in progress, or register ours (the lock is released before any await).
         let joined = {
@@ -109,19 +120,12 @@ where
 
 /// Starts one background reload of `key` unless one is already running; until it ends,
 /// callers that join the flight get the stale value.
-fn refresh_in_background<K, V, C, F, Fut, E>(
+fn refresh_in_background<K: CacheKey, V: CacheValue, C: Codec<V>, L: Loader<V>>(
     inner: &Arc<Inner<K, V, C>>,
     key: &K,
     stale: V,
-    loader: F,
-) where
-    K: CacheKey,
-    V: Clone + Send + Sync + 'static,
-    C: Codec<V>,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
-    E: Into<BoxError> + 'static,
-{
+    loader: L,
+) {
     let mut flights = inner.flights();
     if flights.contains_key(key) {
         return;
@@ -134,15 +138,10 @@ fn refresh_in_background<K, V, C, F, Fut, E>(
 }
 
 /// The leader of a flight: re-checks the levels, then loads.
-async fn lead<K, V, C, F, Fut, E>(flight: Flight<K, V, C>, loader: F) -> Outcome<V>
-where
-    K: CacheKey,
-    V: Clone + Send + Sync + 'static,
-    C: Codec<V>,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
-    E: Into<BoxError> + 'static,
-{
+async fn lead<K: CacheKey, V: CacheValue, C: Codec<V>, L: Loader<V>>(
+    flight: Flight<K, V, C>,
+    loader: L,
+) -> Outcome<V> {
     let inner = &flight.inner;
     // A flight that ended between our miss and our insert has stored its answer.
     if let Lookup::Fresh(v) = inner.local_lookup(&flight.key) {
@@ -159,7 +158,7 @@ where
             Ok(Some(v))
         }
         Ok(Lookup::Miss) => {
-            let outcome = load(inner, &flight.key, loader, false).await;
+            let outcome = inner.load(&flight.key, loader, false).await;
             finish(flight, outcome)
         }
         Err(e) => finish(flight, Err(e)),
@@ -167,90 +166,66 @@ where
 }
 
 /// A background refresh: takes a value another node refreshed meanwhile, else loads.
-async fn refresh<K, V, C, F, Fut, E>(flight: Flight<K, V, C>, loader: F)
-where
-    K: CacheKey,
-    V: Clone + Send + Sync + 'static,
-    C: Codec<V>,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
-    E: Into<BoxError> + 'static,
-{
+async fn refresh<K: CacheKey, V: CacheValue, C: Codec<V>, L: Loader<V>>(
+    flight: Flight<K, V, C>,
+    loader: L,
+) {
     let inner = &flight.inner;
     if let Ok(Lookup::Fresh(v)) = inner.remote_lookup(&flight.key).await {
         let _ = finish(flight, Ok(v));
         return;
     }
     // A failed refresh leaves the stale value in place until its grace window ends.
-    let outcome = load(inner, &flight.key, loader, true).await;
+    let outcome = inner.load(&flight.key, loader, true).await;
     if outcome.is_ok() {
         let _ = finish(flight, outcome);
     }
 }
 
-fn finish<K, V, C>(flight: Flight<K, V, C>, outcome: Outcome<V>) -> Outcome<V>
-where
-    K: CacheKey,
-    V: Clone + Send + Sync + 'static,
-    C: Codec<V>,
-{
+fn finish<K: CacheKey, V: CacheValue, C: Codec<V>>(
+    flight: Flight<K, V, C>,
+    outcome: Outcome<V>,
+) -> Outcome<V> {
     flight.tx.send_replace(Some(outcome.clone()));
     outcome
 }
 
-/// Runs the loader (under the stampede lock when one is configured) and stores its answer.
-async fn load<K, V, C, F, Fut, E>(
-    inner: &Inner<K, V, C>,
-    key: &K,
-    loader: F,
-    background: bool,
-) -> Outcome<V>
-where
-    K: CacheKey,
-    V: Clone + Send + Sync + 'static,
-    C: Codec<V>,
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Option<V>, E>> + Send + 'static,
-    E: Into<BoxError> + 'static,
-{
-    #[cfg(feature = "redis")]
-    if let Some(lock) = &inner.lock {
-        return lock.load(inner, key, loader, background).await;
-    }
-    load_and_store(inner, key, loader, background).await
-}
-
-/// Runs the loader and stores what it answered; a failed store is reported, not returned.
-pub(crate) async fn load_and_store<K, V, C, F, Fut, E>(
-    inner: &Inner<K, V, C>,
-    key: &K,
-    loader: F,
-    background: bool,
-) -> Outcome<V>
-where
-    K: CacheKey,
-    V: Clone + Send + Sync + 'static,
-    C: Codec<V>,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Option<V>, E>>,
-    E: Into<BoxError> + 'static,
-{
-    let loaded = match loader().await {
-        Ok(v) => v,
-        Err(e) => {
-            let source: Arc<dyn std::error::Error + Send + Sync> = Arc::from(e.into());
-            inner.report(CacheEvent::LoadFailed { error: source.to_string() });
-            return Err(CacheError::Load { cache: inner.name.clone(), source });
+impl<K: CacheKey, V: CacheValue, C: Codec<V>> Inner<K, V, C> {
+    /// Runs the loader (under the stampede lock when one is configured) and stores its
+    /// answer.
+    async fn load<L: Loader<V>>(&self, key: &K, loader: L, background: bool) -> Outcome<V> {
+        #[cfg(feature = "redis")]
+        if let Some(lock) = &self.lock {
+            return lock.load(self, key, loader, background).await;
         }
-    };
-    inner.report(CacheEvent::Loaded { found: loaded.is_some(), background });
-    let ttl = match &loaded {
-        Some(_) => Some(inner.policy.ttl),
-        None => inner.policy.negative_ttl,
-    };
-    if let Some(ttl) = ttl {
-        // Store errors were reported as events; the caller still gets the loaded value.
-        let _ = inner.store(key, loaded.clone(), jitter(ttl, inner.policy.jitter)).await;
+        self.load_and_store(key, loader, background).await
     }
-    Ok(loaded)
+
+    /// Runs the loader and stores what it answered; a failed store is reported, not
+    /// returned.
+    pub(crate) async fn load_and_store<L: Loader<V>>(
+        &self,
+        key: &K,
+        loader: L,
+        background: bool,
+    ) -> Outcome<V> {
+        let loaded = match loader.load().await {
+            Ok(v) => v,
+            Err(e) => {
+                let source: Arc<dyn std::error::Error + Send + Sync> = Arc::from(e);
+                self.report(CacheEvent::LoadFailed { error: source.to_string() });
+                return Err(CacheError::Load { cache: self.name.clone(), source });
+            }
+        };
+        self.report(CacheEvent::Loaded { found: loaded.is_some(), background });
+        let ttl = match &loaded {
+            Some(_) => Some(self.policy.ttl),
+            None => self.policy.negative_ttl,
+        };
+        if let Some(ttl) = ttl {
+            // Store errors were reported as events; the caller still gets the loaded value.
+            let _ = self.store(key, loaded.clone(), jitter(ttl, self.policy.jitter)).await;
+        }
+        Ok(loaded)
+    }
 }

@@ -1,6 +1,5 @@
 //! The distributed stampede lock: one node across the cluster loads a key.
 
-use std::future::Future;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -10,11 +9,10 @@ use super::codec::Codec;
 use super::entry::Lookup;
 use super::error::StoreError;
 use super::event::CacheEvent;
-use super::front::{CacheKey, Inner, Outcome};
+use super::front::{CacheKey, CacheValue, Inner, Outcome};
 use super::jitter::jitter;
-use super::load::load_and_store;
+use super::load::Loader;
 use super::redis::{RedisStore, millis};
-use crate::BoxError;
 
 /// Deletes the lock only if it still holds our token (it may have expired and been taken
 /// by another node meanwhile).
@@ -108,21 +106,13 @@ impl StampedeLock {
     }
 
     /// Loads `key` under the lock, or waits for the node holding it.
-    pub(crate) async fn load<K, V, C, F, Fut, E>(
+    pub(crate) async fn load<K: CacheKey, V: CacheValue, C: Codec<V>, L: Loader<V>>(
         &self,
         inner: &Inner<K, V, C>,
         key: &K,
-        loader: F,
+        loader: L,
         background: bool,
-    ) -> Outcome<V>
-    where
-        K: CacheKey,
-        V: Clone + Send + Sync + 'static,
-        C: Codec<V>,
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Option<V>, E>>,
-        E: Into<BoxError> + 'static,
-    {
+    ) -> Outcome<V> {
         let skey = key.to_string();
         let deadline = Instant::now() + self.max_wait;
         let mut delay = self.poll;
@@ -132,7 +122,7 @@ impl StampedeLock {
                     // The previous holder may have stored the value just before we got in.
                     let outcome = match inner.remote_lookup(key).await {
                         Ok(Lookup::Fresh(v)) => Ok(v),
-                        _ => load_and_store(inner, key, loader, background).await,
+                        _ => inner.load_and_store(key, loader, background).await,
                     };
                     if let Err(e) = self.release(token).await {
                         inner.remote_error(e);
@@ -157,6 +147,6 @@ impl StampedeLock {
                 return Ok(v);
             }
         }
-        load_and_store(inner, key, loader, background).await
+        inner.load_and_store(key, loader, background).await
     }
 }

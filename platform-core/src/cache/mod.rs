@@ -86,7 +86,8 @@ pub use codec::{Codec, JsonCodec};
 pub use config::{CacheConfig, OnRemoteError};
 pub use error::{CacheError, SharedError, StoreError};
 pub use event::{CacheEvent, CacheStats, Level};
-pub use front::{Cache, CacheKey};
+pub use front::{Cache, CacheKey, CacheValue};
+pub use load::Loader;
 pub use store::CacheStore;
 
 #[cfg(feature = "redis")]

@@ -9,7 +9,7 @@ use super::builder::CacheBuilder;
 use super::codec::Codec;
 use super::entry::Entry;
 use super::event::{CacheEvent, Counters};
-use super::front::CacheKey;
+use super::front::{CacheKey, CacheValue};
 use super::invalidation::{Bus, Subscriber};
 use super::lock::StampedeLock;
 use super::redis::RedisStore;
@@ -47,7 +47,7 @@ impl<K, V> RedisParts<K, V> {
     ) -> Result<(Option<StampedeLock>, Option<Bus>), ConfigError>
     where
         K: std::hash::Hash + Eq + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
+        V: CacheValue,
     {
         let Some(start) = self.invalidation else { return Ok((self.lock, None)) };
         let (Some(store), Some(local)) = (self.store.as_ref(), local) else {
@@ -79,7 +79,7 @@ impl<K, V> RedisParts<K, V> {
 impl<K, V, C> CacheBuilder<K, V, C>
 where
     K: CacheKey,
-    V: Clone + Send + Sync + 'static,
+    V: CacheValue,
     C: Codec<V>,
 {
     /// Uses `store` as the remote level (keep or drop the local level with
