@@ -34,7 +34,8 @@ pub enum OnRemoteError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
-    /// Name in events, errors and the invalidation channel (default `cache`).
+    /// Name in events and errors (default `cache`). The Redis keys and channel come from
+    /// the `RedisStore` prefix, not from this name.
     pub name: String,
     /// How long a loaded or set value stays fresh (default 5m).
     #[serde(with = "humantime_serde")]
