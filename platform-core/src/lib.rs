@@ -19,10 +19,13 @@
 //! * [`messaging`] (feature `messaging`) — publishers, subscribers with consumer groups,
 //!   deliveries with ack/nack/dead-letter, handler layers, the in-memory backend and (with
 //!   `store`) the SQL queue;
+//! * [`cache`] (feature `cache`) — a typed cache with single-flight `get_or_load`, negative
+//!   caching, TTL jitter and stale-while-revalidate over moka, Redis, or both (two-level,
+//!   invalidated over pub/sub), and a distributed stampede lock;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
-//! Cache and transactions join as later
-//! modules, each behind its own feature.
+//! Distributed transactions (outbox, inbox, saga) join as a later module behind its own
+//! feature.
 //!
 //! # Example
 //!
@@ -42,6 +45,9 @@
 
 pub mod classify;
 pub mod error;
+
+#[cfg(feature = "cache")]
+pub mod cache;
 
 #[cfg(feature = "config")]
 pub mod config;

@@ -1,0 +1,165 @@
+//! What the cache reports: typed events for listeners, counters for metrics, and
+//! `tracing` events (target `platform::cache`, level debug).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where a hit was served from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// The in-process moka level.
+    Local,
+    /// The remote store (Redis).
+    Remote,
+}
+
+/// One thing that happened in a cache. Emitted to the cache's listeners (inline, on the
+/// caller's task: keep listeners cheap); hits carry no key so the hit path never
+/// allocates.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum CacheEvent {
+    /// A fresh value was found.
+    Hit {
+        /// Which level served it.
+        level: Level,
+    },
+    /// A cached "not found" was found (negative caching).
+    NegativeHit,
+    /// A stale value inside the grace window was returned; a background refresh runs.
+    StaleHit,
+    /// Nothing usable was cached.
+    Miss,
+    /// The loader ran and succeeded.
+    Loaded {
+        /// `false` when it reported "not found".
+        found: bool,
+        /// `true` for a stale-while-revalidate background refresh.
+        background: bool,
+    },
+    /// The loader failed; every caller waiting on it gets the error, nothing is cached.
+    LoadFailed {
+        /// The loader's error.
+        error: String,
+    },
+    /// Another node changed or deleted a key: the local copy was dropped.
+    Invalidated,
+    /// The whole local level was dropped (pub/sub (re)connected, or it was asked for).
+    LocalFlushed {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The remote store failed; with [`OnRemoteError::Miss`](super::OnRemoteError::Miss)
+    /// the read went on as a miss.
+    RemoteError {
+        /// What was being done.
+        op: &'static str,
+        /// The store's error.
+        error: String,
+    },
+    /// Another node holds the stampede lock for the key; this node waited for its value.
+    LockWaited {
+        /// `true` when the other node's value arrived; `false` when the wait ran out and
+        /// this node loaded itself.
+        served: bool,
+    },
+}
+
+impl CacheEvent {
+    pub(crate) fn counter(&self) -> fn(&Counters) -> &AtomicU64 {
+        match self {
+            Self::Hit { level: Level::Local } => |c| &c.local_hits,
+            Self::Hit { level: Level::Remote } => |c| &c.remote_hits,
+            Self::NegativeHit => |c| &c.negative_hits,
+            Self::StaleHit => |c| &c.stale_hits,
+            Self::Miss => |c| &c.misses,
+            Self::Loaded { .. } => |c| &c.loads,
+            Self::LoadFailed { .. } => |c| &c.load_failures,
+            Self::Invalidated => |c| &c.invalidations,
+            Self::LocalFlushed { .. } => |c| &c.local_flushes,
+            Self::RemoteError { .. } => |c| &c.remote_errors,
+            Self::LockWaited { .. } => |c| &c.lock_waits,
+        }
+    }
+}
+
+/// Counters behind [`CacheStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    local_hits: AtomicU64,
+    remote_hits: AtomicU64,
+    negative_hits: AtomicU64,
+    stale_hits: AtomicU64,
+    misses: AtomicU64,
+    loads: AtomicU64,
+    load_failures: AtomicU64,
+    invalidations: AtomicU64,
+    local_flushes: AtomicU64,
+    remote_errors: AtomicU64,
+    lock_waits: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(&self, event: &CacheEvent) {
+        event.counter()(self).fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> CacheStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CacheStats {
+            local_hits: get(&self.local_hits),
+            remote_hits: get(&self.remote_hits),
+            negative_hits: get(&self.negative_hits),
+            stale_hits: get(&self.stale_hits),
+            misses: get(&self.misses),
+            loads: get(&self.loads),
+            load_failures: get(&self.load_failures),
+            invalidations: get(&self.invalidations),
+            local_flushes: get(&self.local_flushes),
+            remote_errors: get(&self.remote_errors),
+            lock_waits: get(&self.lock_waits),
+        }
+    }
+}
+
+/// Totals since the cache was built, for metrics ([`Cache::stats`](super::Cache::stats)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Fresh values served by the local level.
+    pub local_hits: u64,
+    /// Fresh values served by the remote store.
+    pub remote_hits: u64,
+    /// Cached "not found" answers served.
+    pub negative_hits: u64,
+    /// Stale values served while refreshing.
+    pub stale_hits: u64,
+    /// Reads that found nothing usable.
+    pub misses: u64,
+    /// Loader runs that succeeded.
+    pub loads: u64,
+    /// Loader runs that failed.
+    pub load_failures: u64,
+    /// Local copies dropped because another node changed the key.
+    pub invalidations: u64,
+    /// Times the whole local level was dropped.
+    pub local_flushes: u64,
+    /// Remote store failures.
+    pub remote_errors: u64,
+    /// Waits on another node's stampede lock.
+    pub lock_waits: u64,
+}
+
+/// Counts `event`, traces it and tells the listeners. Cheap when nobody listens and
+/// tracing is off: no allocation, one relaxed atomic add.
+pub(crate) fn report(
+    name: &str,
+    counters: &Counters,
+    listeners: &crate::resilience::Listeners<CacheEvent>,
+    event: CacheEvent,
+) {
+    counters.bump(&event);
+    tracing::debug!(target: "platform::cache", cache = name, ?event);
+    if !listeners.is_empty() {
+        listeners.emit(&event);
+    }
+}
