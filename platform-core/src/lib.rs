@@ -64,6 +64,9 @@ pub mod store;
 #[cfg(feature = "registry")]
 pub mod registry;
 
+#[cfg(feature = "redis")]
+mod redis_conn;
+
 #[cfg(feature = "test-util")]
 pub mod test_util;
 

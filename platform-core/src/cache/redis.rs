@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use super::error::StoreError;
 use super::store::CacheStore;
@@ -106,11 +106,7 @@ impl RedisStore {
             .inner
             .conn
             .get_or_try_init(|| async {
-                let cfg = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(Some(timeout))
-                    .set_number_of_retries(1);
-                ConnectionManager::new_lazy_with_config(self.inner.client.clone(), cfg)
+                crate::redis_conn::lazy_manager(&self.inner.client, timeout)
             })
             .await
             .map_err(|e| StoreError::new(op, e))?;

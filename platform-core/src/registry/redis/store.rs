@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use super::RedisRegistryConfig;
 use super::scripts::{self, Keys};
@@ -74,13 +74,7 @@ impl Store {
         let timeout = self.config.timeout;
         let conn = self
             .conn
-            .get_or_try_init(|| async {
-                let cfg = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(Some(timeout))
-                    .set_number_of_retries(1);
-                ConnectionManager::new_lazy_with_config(self.client.clone(), cfg)
-            })
+            .get_or_try_init(|| async { crate::redis_conn::lazy_manager(&self.client, timeout) })
             .await
             .map_err(|e| unavailable(operation, e))?;
         Ok(conn.clone())

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 
 use super::clock::RateLimitClock;
 use super::config::{OnRedisFailure, RedisConfig};
@@ -89,13 +89,7 @@ impl Remote {
     ) -> Result<(i64, i64), String> {
         let conn = self
             .conn
-            .get_or_try_init(|| async {
-                let cfg = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(Some(timeout))
-                    .set_number_of_retries(1);
-                ConnectionManager::new_lazy_with_config(self.client.clone(), cfg)
-            })
+            .get_or_try_init(|| async { crate::redis_conn::lazy_manager(&self.client, timeout) })
             .await
             .map_err(|e| e.to_string())?;
         let mut conn = conn.clone();
