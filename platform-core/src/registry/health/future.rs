@@ -49,7 +49,7 @@ where
             Outcome::Failure => {
                 let failures = endpoint.host.failure();
                 let threshold = endpoint.shared.threshold();
-                if failures % threshold == 0 {
+                if failures.is_multiple_of(threshold) {
                     let last_error = result.as_ref().err().map(ToString::to_string);
                     endpoint.shared.try_eject(&endpoint.host, failures, last_error);
                 }

@@ -191,10 +191,10 @@ impl ProbeConfig {
         if self.unhealthy_after == 0 {
             return err("unhealthy_after", "must be at least 1");
         }
-        if let ProbeCheck::Http { path, .. } = &self.check {
-            if !path.starts_with('/') {
-                return err("check.path", "must start with '/'");
-            }
+        if let ProbeCheck::Http { path, .. } = &self.check
+            && !path.starts_with('/')
+        {
+            return err("check.path", "must start with '/'");
         }
         Ok(())
     }

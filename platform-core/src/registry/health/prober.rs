@@ -173,10 +173,11 @@ impl Context {
             (i.id.clone(), i.health)
         };
         let service = self.service.clone();
-        if current != Health::Draining && current != health {
-            if let Err(error) = self.registry.set_health(&service, &id, health).await {
-                tracing::warn!(target: "platform::registry::health", %service, %id, %error, "could not record probe verdict in the registry");
-            }
+        if current != Health::Draining
+            && current != health
+            && let Err(error) = self.registry.set_health(&service, &id, health).await
+        {
+            tracing::warn!(target: "platform::registry::health", %service, %id, %error, "could not record probe verdict in the registry");
         }
         let event = match reason {
             None => {
