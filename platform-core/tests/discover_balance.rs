@@ -68,6 +68,17 @@ where
     }
 }
 
+/// The adapter over every instance of `orders`, with counting endpoints.
+async fn discover_all(
+    registry: &MemoryRegistry,
+) -> (Served, RegistryDiscover<tower::util::BoxService<(), String, BoxError>>) {
+    let served = Served::default();
+    let make = make_endpoint(&served);
+    let discover =
+        RegistryDiscover::new(registry, "orders", DiscoverConfig::default(), make).await.unwrap();
+    (served, discover)
+}
+
 fn count(served: &Served, id: &str) -> usize {
     served.lock().unwrap().get(id).copied().unwrap_or(0)
 }
@@ -76,15 +87,7 @@ fn count(served: &Served, id: &str) -> usize {
 async fn the_slow_instance_receives_clearly_less_traffic() {
     let registry = MemoryRegistry::new();
     let _leases = register(&registry, &["fast-1", "fast-2", "slow"]).await;
-    let served = Served::default();
-    let discover = RegistryDiscover::new(
-        &registry,
-        "orders",
-        DiscoverConfig::default(),
-        make_endpoint(&served),
-    )
-    .await
-    .unwrap();
+    let (served, discover) = discover_all(&registry).await;
     let balancer = discover.peak_ewma(&BalanceConfig::default()).unwrap();
     drive(balancer, 6, 1200).await;
 
@@ -100,15 +103,7 @@ async fn panic_threshold_keeps_every_instance_in_rotation() {
     let registry = MemoryRegistry::new();
     let ids = ["a", "b", "c", "d"];
     let _leases = register(&registry, &ids).await;
-    let served = Served::default();
-    let discover = RegistryDiscover::new(
-        &registry,
-        "orders",
-        DiscoverConfig::default(),
-        make_endpoint(&served),
-    )
-    .await
-    .unwrap();
+    let (served, discover) = discover_all(&registry).await;
     let balancer = discover.pending_requests();
     let buffer = Buffer::new(balancer, 64);
 
