@@ -10,7 +10,7 @@ use super::error::InvalidInstance;
 
 /// Whether an instance should receive traffic.
 ///
-/// Active probes and outlier detection (later) move instances between these states through
+/// Active probes ([`super::health`]) and outlier detection move instances between these states through
 /// [`Registry::set_health`](super::Registry::set_health); balancers route only to
 /// [`Health::Ready`] instances unless too many are out (their panic threshold).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

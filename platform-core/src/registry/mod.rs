@@ -56,13 +56,22 @@ mod watch;
 #[cfg(feature = "redis")]
 pub mod redis;
 
+#[cfg(feature = "discovery")]
+pub mod discover;
+#[cfg(feature = "discovery")]
+pub mod health;
+
 #[cfg(feature = "test-util")]
 pub mod conformance;
 
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "discovery")]
+pub use discover::{BalanceConfig, DiscoverConfig, RegistryDiscover};
 pub use error::{InvalidInstance, RegistryError};
+#[cfg(feature = "discovery")]
+pub use health::{HealthProber, OutlierDetector};
 pub use instance::{Health, ServiceInstance};
 pub use lease::{Lease, LeaseBackend, MIN_TTL};
 pub use memory::MemoryRegistry;
