@@ -14,6 +14,9 @@
 //!   validation, atomic swap and watches, file and Redis sources;
 //! * `registry` (feature `registry`) — service instances, lease guards and versioned
 //!   watches over in-memory and Redis backends;
+//! * `control` (feature `control`) — the registry and config service (an axum `Router`
+//!   with JSON APIs and server-sent-event watches); with `http-client`, its clients
+//!   `HttpRegistry` and `HttpConfigSource`;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
 //! Registry, messaging, storage, cache and transactions join as later
@@ -46,6 +49,9 @@ pub mod resilience;
 
 #[cfg(feature = "registry")]
 pub mod registry;
+
+#[cfg(any(feature = "control", feature = "http-client"))]
+pub mod control;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;
