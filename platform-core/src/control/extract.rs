@@ -25,7 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                if path == "." {
+                if matches!(path.as_str(), "." | "?" | "") {
                     Err(ApiError::invalid("body", format!("invalid JSON body: {inner}")))
                 } else {
                     Err(ApiError::invalid(
