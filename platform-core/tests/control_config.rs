@@ -88,15 +88,13 @@ async fn put_get_history_and_compare_and_set() {
 }
 
 async fn next_document(stream: &mut BoxStream<'static, SourceEvent>) -> u64 {
-    loop {
-        match tokio::time::timeout(WAIT, stream.next())
-            .await
-            .expect("event in time")
-            .expect("stream open")
-        {
-            SourceEvent::Document(doc) => return doc.version,
-            other => panic!("expected a document, got {other:?}"),
-        }
+    match tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("event in time")
+        .expect("stream open")
+    {
+        SourceEvent::Document(doc) => doc.version,
+        other => panic!("expected a document, got {other:?}"),
     }
 }
 
