@@ -68,7 +68,7 @@ pub fn service(args: &Args) -> Result<ControlPlane, Box<dyn std::error::Error>> 
             let registry = RedisRegistry::new(RedisRegistryConfig::new(url).with_prefix(prefix))?;
             let client = redis::Client::open(url.as_str())
                 .map_err(|e| format!("--redis {url:?} is not a Redis URL: {e}"))?;
-            (Arc::new(registry), Arc::new(RedisDocumentStore::new(client, prefix)?))
+            (Arc::new(registry), Arc::new(RedisDocumentStore::new(client, prefix)))
         }
     };
     Ok(ControlPlane::new(registry, config).keep_alive(Duration::from_secs(15)))

@@ -18,7 +18,6 @@ async fn redis_store_versions_history_and_watch() {
     let prefix = RedisPrefix::new("control_config");
     let client = redis::Client::open(url.as_str()).unwrap();
     let store = RedisDocumentStore::new(client.clone(), prefix.as_str())
-        .unwrap()
         .history_len(2)
         .reconcile_interval(Duration::from_millis(200));
 

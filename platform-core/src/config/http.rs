@@ -14,6 +14,10 @@ use crate::control::{ConfigDocument, InvalidClientSetting};
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default idle time after which a silent watch stream is reconnected.
 const DEFAULT_IDLE: Duration = Duration::from_secs(45);
+/// Default interval of version reconciliation (the same as the Redis source's).
+const DEFAULT_RECONCILE: Duration = Duration::from_secs(10);
+/// Default wait before reconnecting (the same as the Redis source's).
+const DEFAULT_RECONNECT: Duration = Duration::from_secs(1);
 
 /// Follows one document of the config service (`platform_core::control`) for
 /// [`ConfigLoader::spawn_reloader`](super::ConfigLoader::spawn_reloader), as the remote
@@ -73,8 +77,8 @@ impl HttpConfigSource {
             client: HttpClient::new(base_url, DEFAULT_TIMEOUT)?,
             namespace: namespace.to_owned(),
             environment: environment.to_owned(),
-            reconcile_interval: super::DEFAULT_RECONCILE_INTERVAL,
-            reconnect_delay: super::DEFAULT_RECONNECT_DELAY,
+            reconcile_interval: DEFAULT_RECONCILE,
+            reconnect_delay: DEFAULT_RECONNECT,
             idle_timeout: DEFAULT_IDLE,
         })
     }

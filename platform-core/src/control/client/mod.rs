@@ -58,11 +58,6 @@ impl CallError {
             Self::Transport(_) => None,
         }
     }
-
-    /// Into a boxed error for `Unavailable` variants.
-    pub(crate) fn boxed(self) -> BoxError {
-        Box::new(self)
-    }
 }
 
 /// A client of one control-plane service.

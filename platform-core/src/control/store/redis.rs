@@ -51,14 +51,14 @@ return {1, v, ms}
 /// use platform_core::control::RedisDocumentStore;
 ///
 /// let client = redis::Client::open("redis://127.0.0.1:6379").unwrap(); // no I/O yet
-/// let store = RedisDocumentStore::new(client, "prod:").unwrap().history_len(20);
+/// let store = RedisDocumentStore::new(client, "prod:").history_len(20);
 /// # let _ = store;
 /// ```
 #[derive(Clone)]
 pub struct RedisDocumentStore {
     client: redis::Client,
     prefix: String,
-    conn: ConnectionManager,
+    conn: std::sync::Arc<tokio::sync::OnceCell<ConnectionManager>>,
     history_len: usize,
     reconcile_interval: Duration,
 }
@@ -79,23 +79,30 @@ fn unavailable(operation: &'static str, e: impl Into<crate::BoxError>) -> Config
 impl RedisDocumentStore {
     /// A store on `client` with every key under `prefix` (may be empty; end it with `:`).
     /// Connects on first use.
-    ///
-    /// # Errors
-    /// [`ConfigStoreError::Unavailable`] when the connection cannot be set up.
-    pub fn new(client: redis::Client, prefix: &str) -> Result<Self, ConfigStoreError> {
-        let cfg = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
-            .set_number_of_retries(1);
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), cfg)
-            .map_err(|e| unavailable("connect", e))?;
-        Ok(Self {
+    pub fn new(client: redis::Client, prefix: &str) -> Self {
+        Self {
             client,
             prefix: prefix.to_owned(),
-            conn,
+            conn: std::sync::Arc::default(),
             history_len: DEFAULT_HISTORY_LEN,
             reconcile_interval: DEFAULT_RECONCILE_INTERVAL,
-        })
+        }
+    }
+
+    /// The shared connection, set up on first use.
+    async fn conn(&self, operation: &'static str) -> Result<ConnectionManager, ConfigStoreError> {
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                let cfg = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(TIMEOUT))
+                    .set_response_timeout(Some(TIMEOUT))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_lazy_with_config(self.client.clone(), cfg)
+            })
+            .await
+            .map_err(|e| unavailable(operation, e))?;
+        Ok(conn.clone())
     }
 
     /// Versions kept per document (default [`DEFAULT_HISTORY_LEN`], at least 1).
@@ -158,7 +165,7 @@ impl ConfigStore for RedisDocumentStore {
         check_name("namespace", namespace)?;
         check_name("environment", environment)?;
         let key = self.location(namespace, environment).key().to_owned();
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn("read a document").await?;
         let mut cmd = redis::cmd("HMGET");
         cmd.arg(&key).arg("doc").arg("format").arg("version").arg("updated_at_ms");
         let (text, format, version, at): (
@@ -188,7 +195,7 @@ impl ConfigStore for RedisDocumentStore {
     ) -> Result<ConfigDocument, ConfigStoreError> {
         check_put(namespace, environment, format, text)?;
         let location = self.location(namespace, environment);
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn("write a document").await?;
         let script = redis::Script::new(PUT);
         let mut invocation = script.prepare_invoke();
         invocation
@@ -234,7 +241,7 @@ impl ConfigStore for RedisDocumentStore {
             return Ok(Vec::new());
         }
         let key = format!("{}:history", self.location(namespace, environment).key());
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn("read history").await?;
         let mut cmd = redis::cmd("LRANGE");
         cmd.arg(&key).arg(0).arg(limit.min(isize::MAX as usize) as isize - 1);
         let entries: Vec<String> = self.query("read history", cmd.query_async(&mut conn)).await?;

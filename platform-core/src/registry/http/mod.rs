@@ -146,7 +146,7 @@ pub(crate) fn to_registry_error(
             _ => {}
         }
     }
-    RegistryError::Unavailable { backend: BACKEND, operation, source: e.boxed() }
+    RegistryError::Unavailable { backend: BACKEND, operation, source: Box::new(e) }
 }
 
 fn static_field(field: &str) -> &'static str {
