@@ -53,103 +53,86 @@ async fn rejected(
 }
 
 fn register_body(port: serde_json::Value, weight: u32, ttl: &str) -> Option<String> {
-    Some(json!({"instance": {"service": "orders", "id": "a", "host": "10.0.0.1", "port": port, "weight": weight}, "ttl": ttl}).to_string())
+    let instance =
+        json!({"service": "orders", "id": "a", "host": "10.0.0.1", "port": port, "weight": weight});
+    Some(json!({"instance": instance, "ttl": ttl}).to_string())
+}
+
+/// One bad request: method, path, `If-Match`, body, expected status, code and field.
+type Case = (
+    Method,
+    &'static str,
+    Option<&'static str>,
+    Option<String>,
+    StatusCode,
+    &'static str,
+    &'static str,
+);
+
+async fn check_cases(cases: Vec<Case>) {
+    for (method, uri, if_match, body, status, code, field) in cases {
+        let headers: Vec<(&str, &str)> = if_match.map(|v| ("if-match", v)).into_iter().collect();
+        let e = rejected(method, uri, &headers, body, status, code).await;
+        assert_eq!(e.field.as_deref(), Some(field), "{uri}: {e:?}");
+        assert!(!e.body.message.is_empty());
+    }
 }
 
 #[tokio::test]
 async fn registry_input_errors_name_the_field() {
-    let url = "/v1/registry/orders/instances";
-    let e = rejected(
-        Method::POST,
-        url,
-        &[],
-        register_body(json!("eighty"), 1, "10s"),
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("instance.port"));
-    let e = rejected(
-        Method::POST,
-        url,
-        &[],
-        register_body(json!(80), 0, "10s"),
-        StatusCode::BAD_REQUEST,
-        "invalid_instance",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("weight"));
-    assert!(e.body.message.contains("weight"), "{e:?}");
-    let e = rejected(
-        Method::POST,
-        url,
-        &[],
-        register_body(json!(80), 1, "1ms"),
-        StatusCode::BAD_REQUEST,
-        "invalid_instance",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("ttl"));
-    let e = rejected(
-        Method::POST,
-        url,
-        &[],
-        register_body(json!(80), 1, "2h"),
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("ttl"));
-    let e = rejected(
-        Method::POST,
-        url,
-        &[],
-        register_body(json!(80), 1, "soon"),
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("ttl"));
-    let e = rejected(
-        Method::POST,
-        "/v1/registry/billing/instances",
-        &[],
-        register_body(json!(80), 1, "10s"),
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("instance.service"));
-    let e = rejected(
-        Method::POST,
-        url,
-        &[],
-        Some("{not json".into()),
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("body"));
-    let e = rejected(
-        Method::PUT,
-        "/v1/registry/orders/instances/a/health",
-        &[],
-        Some(r#"{"health":"sleepy"}"#.into()),
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("health"));
-    let e = rejected(
-        Method::GET,
-        "/v1/registry/bad%20name",
-        &[],
-        None,
-        StatusCode::BAD_REQUEST,
-        "invalid_instance",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("service"));
+    let post = |body| (Method::POST, "/v1/registry/orders/instances", None, body);
+    let bad = StatusCode::BAD_REQUEST;
+    let cases: Vec<Case> = vec![
+        with(
+            post(register_body(json!("eighty"), 1, "10s")),
+            bad,
+            "invalid_request",
+            "instance.port",
+        ),
+        with(post(register_body(json!(80), 0, "10s")), bad, "invalid_instance", "weight"),
+        with(post(register_body(json!(80), 1, "1ms")), bad, "invalid_instance", "ttl"),
+        with(post(register_body(json!(80), 1, "2h")), bad, "invalid_request", "ttl"),
+        with(post(register_body(json!(80), 1, "soon")), bad, "invalid_request", "ttl"),
+        with(post(Some("{not json".into())), bad, "invalid_request", "body"),
+        with(
+            (
+                Method::POST,
+                "/v1/registry/billing/instances",
+                None,
+                register_body(json!(80), 1, "10s"),
+            ),
+            bad,
+            "invalid_request",
+            "instance.service",
+        ),
+        with(
+            (
+                Method::PUT,
+                "/v1/registry/orders/instances/a/health",
+                None,
+                Some(r#"{"health":"sleepy"}"#.into()),
+            ),
+            bad,
+            "invalid_request",
+            "health",
+        ),
+        with(
+            (Method::GET, "/v1/registry/bad%20name", None, None),
+            bad,
+            "invalid_instance",
+            "service",
+        ),
+    ];
+    check_cases(cases).await;
+}
+
+fn with(
+    (method, uri, if_match, body): (Method, &'static str, Option<&'static str>, Option<String>),
+    status: StatusCode,
+    code: &'static str,
+    field: &'static str,
+) -> Case {
+    (method, uri, if_match, body, status, code, field)
 }
 
 #[tokio::test]
@@ -183,68 +166,46 @@ async fn registry_unknowns_are_404_or_empty() {
 #[tokio::test]
 async fn config_input_errors_name_the_field() {
     let url = "/v1/config/billing/prod";
-    let e = rejected(
-        Method::PUT,
-        url,
-        &[],
-        Some(json!({"format": "toml", "text": "workers = = 1\n"}).to_string()),
-        StatusCode::BAD_REQUEST,
-        "invalid_document",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("text"));
-    assert!(e.body.message.contains(":1:"), "names line and column: {e:?}");
-    let e = rejected(
-        Method::PUT,
-        url,
-        &[],
-        Some(json!({"format": "ini", "text": ""}).to_string()),
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("format"));
-    let good = Some(json!({"format": "toml", "text": "workers = 1\n"}).to_string());
-    let e = rejected(
-        Method::PUT,
-        url,
-        &[("if-match", "seven")],
-        good.clone(),
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("If-Match"));
-    let e = rejected(
-        Method::PUT,
-        "/v1/config/bill%2Fing/prod",
-        &[],
-        good,
-        StatusCode::BAD_REQUEST,
-        "invalid_document",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("namespace"));
-    let e = rejected(
-        Method::GET,
-        "/v1/config/billing/prod/history?limit=0",
-        &[],
-        None,
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("limit"));
-    let e = rejected(
-        Method::GET,
-        "/v1/config/billing/prod/history?limit=many",
-        &[],
-        None,
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-    )
-    .await;
-    assert_eq!(e.field.as_deref(), Some("query"));
+    let doc = |format: &str, text: &str| Some(json!({"format": format, "text": text}).to_string());
+    let bad = StatusCode::BAD_REQUEST;
+    let cases: Vec<Case> = vec![
+        with(
+            (Method::PUT, url, None, doc("toml", "workers = = 1\n")),
+            bad,
+            "invalid_document",
+            "text",
+        ),
+        with((Method::PUT, url, None, doc("ini", "")), bad, "invalid_request", "format"),
+        with(
+            (Method::PUT, url, Some("seven"), doc("toml", "")),
+            bad,
+            "invalid_request",
+            "If-Match",
+        ),
+        with(
+            (Method::PUT, "/v1/config/bill%2Fing/prod", None, doc("toml", "")),
+            bad,
+            "invalid_document",
+            "namespace",
+        ),
+        with(
+            (Method::GET, "/v1/config/billing/prod/history?limit=0", None, None),
+            bad,
+            "invalid_request",
+            "limit",
+        ),
+        with(
+            (Method::GET, "/v1/config/billing/prod/history?limit=x", None, None),
+            bad,
+            "invalid_request",
+            "query",
+        ),
+    ];
+    check_cases(cases).await;
+    let syntax =
+        rejected(Method::PUT, url, &[], doc("toml", "workers = = 1\n"), bad, "invalid_document")
+            .await;
+    assert!(syntax.body.message.contains(":1:"), "names line and column: {syntax:?}");
     rejected(Method::GET, url, &[], None, StatusCode::NOT_FOUND, "document_not_found").await;
 }
 

@@ -3,6 +3,7 @@
 
 #![cfg(all(feature = "control", feature = "http-client"))]
 
+mod config_support;
 mod control_support;
 
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Body;
+use config_support::next_event;
 use control_support::{TestServer, WAIT};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -140,38 +142,22 @@ async fn http_source_feeds_a_handle_and_keeps_the_last_good_value() {
         async move { store.put("billing", "prod", Format::Toml, text, None).await.unwrap() }
     };
     put("workers = 4\ngreeting = \"hi\"\n").await;
-    wait_for(&mut events, |e| matches!(e, ConfigEvent::Applied { .. })).await;
+    next_event(&mut events, |e| matches!(e, ConfigEvent::Applied { .. })).await;
     assert_eq!(*handle.load_full(), App { workers: 4, greeting: "hi".into() });
 
     // Parses as TOML (so the service stores it) but not as `App`: rejected by the client.
     put("workers = \"many\"\n").await;
-    let rejected = wait_for(&mut events, |e| matches!(e, ConfigEvent::Rejected { .. })).await;
+    let rejected = next_event(&mut events, |e| matches!(e, ConfigEvent::Rejected { .. })).await;
     assert!(format!("{rejected:?}").contains("workers"), "names the key: {rejected:?}");
     // Fails validation: rejected too.
     put("workers = 500\n").await;
-    wait_for(&mut events, |e| matches!(e, ConfigEvent::Rejected { .. })).await;
+    next_event(&mut events, |e| matches!(e, ConfigEvent::Rejected { .. })).await;
     assert_eq!(handle.load().workers, 4, "the last good value stays");
 
     put("workers = 8\ngreeting = \"hi\"\n").await;
-    wait_for(&mut events, |e| matches!(e, ConfigEvent::Applied { .. })).await;
+    next_event(&mut events, |e| matches!(e, ConfigEvent::Applied { .. })).await;
     assert_eq!(handle.load().workers, 8);
     server.stop().await;
-}
-
-async fn wait_for(
-    events: &mut tokio::sync::broadcast::Receiver<ConfigEvent>,
-    want: impl Fn(&ConfigEvent) -> bool,
-) -> ConfigEvent {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let event = events.recv().await.expect("handle alive");
-            if want(&event) {
-                return event;
-            }
-        }
-    })
-    .await
-    .expect("expected config event in time")
 }
 
 /// A store whose watch never pushes anything: only reconciliation can see new versions.

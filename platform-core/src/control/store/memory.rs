@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use tokio::sync::watch;
 
-use super::{ConfigStore, ConfigStoreError, DEFAULT_HISTORY_LEN, check_name, check_put, now_ms};
+use super::{ConfigStore, ConfigStoreError, DEFAULT_HISTORY_LEN, Named, check_put, now_ms};
 use crate::config::Format;
 use crate::control::wire::ConfigDocument;
 
@@ -66,11 +66,6 @@ impl MemoryConfigStore {
     }
 }
 
-fn check_names(namespace: &str, environment: &str) -> Result<(), ConfigStoreError> {
-    check_name("namespace", namespace)?;
-    check_name("environment", environment)
-}
-
 #[async_trait]
 impl ConfigStore for MemoryConfigStore {
     async fn get(
@@ -78,7 +73,7 @@ impl ConfigStore for MemoryConfigStore {
         namespace: &str,
         environment: &str,
     ) -> Result<Option<ConfigDocument>, ConfigStoreError> {
-        check_names(namespace, environment)?;
+        Named::checked(namespace, environment)?;
         Ok(self.with_document(namespace, environment, |d| d.history.front().cloned()))
     }
 
@@ -97,14 +92,8 @@ impl ConfigStore for MemoryConfigStore {
             if let Some(expected) = expected.filter(|e| *e != current) {
                 return Err(ConfigStoreError::Conflict { expected, current });
             }
-            let doc = ConfigDocument {
-                namespace: namespace.to_owned(),
-                environment: environment.to_owned(),
-                version: current + 1,
-                format,
-                text: text.to_owned(),
-                updated_at_ms: now_ms(),
-            };
+            let here = Named { namespace, environment };
+            let doc = here.document(current + 1, format, text.to_owned(), now_ms());
             d.history.push_front(doc.clone());
             d.history.truncate(history_len);
             d.current.send_replace(Some(doc.clone()));
@@ -118,7 +107,7 @@ impl ConfigStore for MemoryConfigStore {
         environment: &str,
         limit: usize,
     ) -> Result<Vec<ConfigDocument>, ConfigStoreError> {
-        check_names(namespace, environment)?;
+        Named::checked(namespace, environment)?;
         Ok(self.with_document(namespace, environment, |d| {
             d.history.iter().take(limit).cloned().collect()
         }))
@@ -129,7 +118,7 @@ impl ConfigStore for MemoryConfigStore {
         namespace: &str,
         environment: &str,
     ) -> Result<BoxStream<'static, ConfigDocument>, ConfigStoreError> {
-        check_names(namespace, environment)?;
+        Named::checked(namespace, environment)?;
         let mut rx = self.with_document(namespace, environment, |d| d.current.subscribe());
         rx.mark_changed();
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {

@@ -153,6 +153,43 @@ pub(crate) fn check_name(field: &'static str, name: &str) -> Result<(), ConfigSt
     super::names::check(name).map_err(|reason| ConfigStoreError::Invalid { field, reason })
 }
 
+/// A validated namespace and environment: where a document lives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Named<'a> {
+    pub(crate) namespace: &'a str,
+    pub(crate) environment: &'a str,
+}
+
+impl<'a> Named<'a> {
+    /// Checks both names.
+    pub(crate) fn checked(
+        namespace: &'a str,
+        environment: &'a str,
+    ) -> Result<Self, ConfigStoreError> {
+        check_name("namespace", namespace)?;
+        check_name("environment", environment)?;
+        Ok(Self { namespace, environment })
+    }
+
+    /// One version of the document living here.
+    pub(crate) fn document(
+        self,
+        version: u64,
+        format: Format,
+        text: String,
+        updated_at_ms: u64,
+    ) -> ConfigDocument {
+        ConfigDocument {
+            namespace: self.namespace.to_owned(),
+            environment: self.environment.to_owned(),
+            version,
+            format,
+            text,
+            updated_at_ms,
+        }
+    }
+}
+
 /// Checks both names and that `text` parses as `format`.
 pub(crate) fn check_put(
     namespace: &str,
@@ -160,8 +197,7 @@ pub(crate) fn check_put(
     format: Format,
     text: &str,
 ) -> Result<(), ConfigStoreError> {
-    check_name("namespace", namespace)?;
-    check_name("environment", environment)?;
+    Named::checked(namespace, environment)?;
     let origin = crate::config::Origin::Remote(format!("config {namespace}/{environment}"));
     format
         .parse(text, &origin)

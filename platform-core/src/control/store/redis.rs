@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::{ConfigStore, ConfigStoreError, DEFAULT_HISTORY_LEN, check_name, check_put};
+use super::{ConfigStore, ConfigStoreError, DEFAULT_HISTORY_LEN, Named, check_put};
 use crate::config::{
     ConfigSource, DEFAULT_RECONCILE_INTERVAL, Format, RedisConfigStore, RedisSource, SourceEvent,
 };
@@ -162,8 +162,7 @@ impl ConfigStore for RedisDocumentStore {
         namespace: &str,
         environment: &str,
     ) -> Result<Option<ConfigDocument>, ConfigStoreError> {
-        check_name("namespace", namespace)?;
-        check_name("environment", environment)?;
+        let here = Named::checked(namespace, environment)?;
         let key = self.location(namespace, environment).key().to_owned();
         let mut conn = self.conn("read a document").await?;
         let mut cmd = redis::cmd("HMGET");
@@ -175,14 +174,8 @@ impl ConfigStore for RedisDocumentStore {
             Option<u64>,
         ) = self.query("read a document", cmd.query_async(&mut conn)).await?;
         let (Some(text), Some(version)) = (text, version) else { return Ok(None) };
-        Ok(Some(ConfigDocument {
-            namespace: namespace.to_owned(),
-            environment: environment.to_owned(),
-            version,
-            format: parse_format(&key, format.as_deref().unwrap_or("toml"))?,
-            text,
-            updated_at_ms: at.unwrap_or(0),
-        }))
+        let format = parse_format(&key, format.as_deref().unwrap_or("toml"))?;
+        Ok(Some(here.document(version, format, text, at.unwrap_or(0))))
     }
 
     async fn put(
@@ -209,14 +202,12 @@ impl ConfigStore for RedisDocumentStore {
         let reply: Vec<u64> =
             self.query("write a document", invocation.invoke_async(&mut conn)).await?;
         match reply.as_slice() {
-            [1, version, at] => Ok(ConfigDocument {
-                namespace: namespace.to_owned(),
-                environment: environment.to_owned(),
-                version: *version,
+            [1, version, at] => Ok(Named { namespace, environment }.document(
+                *version,
                 format,
-                text: text.to_owned(),
-                updated_at_ms: *at,
-            }),
+                text.to_owned(),
+                *at,
+            )),
             [0, current] => Err(ConfigStoreError::Conflict {
                 expected: expected.unwrap_or(0),
                 current: *current,
@@ -235,8 +226,7 @@ impl ConfigStore for RedisDocumentStore {
         environment: &str,
         limit: usize,
     ) -> Result<Vec<ConfigDocument>, ConfigStoreError> {
-        check_name("namespace", namespace)?;
-        check_name("environment", environment)?;
+        let here = Named::checked(namespace, environment)?;
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -254,14 +244,8 @@ impl ConfigStore for RedisDocumentStore {
                     reason,
                 };
                 let e: Entry = serde_json::from_str(raw).map_err(|e| corrupt(e.to_string()))?;
-                Ok(ConfigDocument {
-                    namespace: namespace.to_owned(),
-                    environment: environment.to_owned(),
-                    version: e.version,
-                    format: parse_format(&key, &e.format)?,
-                    text: e.text,
-                    updated_at_ms: e.updated_at_ms,
-                })
+                let format = parse_format(&key, &e.format)?;
+                Ok(here.document(e.version, format, e.text, e.updated_at_ms))
             })
             .collect()
     }
@@ -271,8 +255,7 @@ impl ConfigStore for RedisDocumentStore {
         namespace: &str,
         environment: &str,
     ) -> Result<BoxStream<'static, ConfigDocument>, ConfigStoreError> {
-        check_name("namespace", namespace)?;
-        check_name("environment", environment)?;
+        Named::checked(namespace, environment)?;
         let source = RedisSource::new(self.location(namespace, environment))
             .reconcile_interval(self.reconcile_interval);
         let store = self.clone();
@@ -284,14 +267,10 @@ impl ConfigStore for RedisDocumentStore {
                     // Re-read for the write time, which the source does not carry.
                     SourceEvent::Document(doc) => match store.get(&ns, &env).await {
                         Ok(Some(current)) if current.version >= doc.version => Some(current),
-                        _ => Some(ConfigDocument {
-                            namespace: ns,
-                            environment: env,
-                            version: doc.version,
-                            format: doc.format,
-                            text: doc.text,
-                            updated_at_ms: 0,
-                        }),
+                        _ => {
+                            let here = Named { namespace: &ns, environment: &env };
+                            Some(here.document(doc.version, doc.format, doc.text, 0))
+                        }
                     },
                     SourceEvent::Unavailable { reason } => {
                         tracing::warn!(target: "platform::control", namespace = %ns, environment = %env, %reason, "config watch cannot reach Redis; retrying");
