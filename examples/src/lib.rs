@@ -3,4 +3,5 @@
 //! Each module builds one service's router so that the binaries in `src/bin/` stay thin
 //! and the services can be exercised in tests without opening sockets.
 
+pub mod control_plane;
 pub mod resilient_service;

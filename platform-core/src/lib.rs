@@ -22,6 +22,9 @@
 //! * [`cache`] (feature `cache`) — a typed cache with single-flight `get_or_load`, negative
 //!   caching, TTL jitter and stale-while-revalidate over moka, Redis, or both (two-level,
 //!   invalidated over pub/sub), and a distributed stampede lock;
+//! * [`control`] (feature `control`) — the registry and config service (an axum `Router`
+//!   with JSON APIs and server-sent-event watches); with `http-client`, its clients
+//!   `HttpRegistry` and `HttpConfigSource`;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
 //! Distributed transactions (outbox, inbox, saga) join as a later module behind its own
@@ -66,6 +69,9 @@ pub mod registry;
 
 #[cfg(feature = "redis")]
 mod redis_conn;
+
+#[cfg(any(feature = "control", feature = "http-client"))]
+pub mod control;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;

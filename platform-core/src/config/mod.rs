@@ -12,7 +12,9 @@
 //!   `watch_config`.
 //! * [`ConfigSource`]s report live changes: [`FileWatcher`] (debounced, ignores editor
 //!   temp files) and, with the `redis` feature, [`RedisSource`] (pub/sub push plus
-//!   version reconciliation). [`ConfigLoader::spawn_reloader`] applies them to a handle.
+//!   version reconciliation) and, with `http-client`, `HttpConfigSource` (the config
+//!   service's client: server-sent events plus version reconciliation).
+//!   [`ConfigLoader::spawn_reloader`] applies them to a handle.
 //!
 //! The guide, with the guarantees and failure behaviour, is `docs/config.md`.
 //!
@@ -49,6 +51,8 @@ mod event;
 mod file_watch;
 mod format;
 mod handle;
+#[cfg(feature = "http-client")]
+mod http;
 mod loader;
 #[cfg(feature = "redis")]
 mod redis;
@@ -62,6 +66,8 @@ pub use event::{ConfigChange, ConfigEvent};
 pub use file_watch::{DEFAULT_DEBOUNCE, FileWatcher, is_editor_temp};
 pub use format::Format;
 pub use handle::{ConfigHandle, ConfigHandleBuilder};
+#[cfg(feature = "http-client")]
+pub use http::HttpConfigSource;
 pub use loader::{ConfigLoader, DEFAULT_ENV_PREFIX};
 #[cfg(feature = "redis")]
 pub use redis::{

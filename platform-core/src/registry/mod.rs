@@ -14,7 +14,9 @@
 //!
 //! * [`MemoryRegistry`] — in this process; the embedded default and the test fake;
 //! * `RedisRegistry` (features `registry` + `redis`) — shared by a fleet through Redis,
-//!   with TTL leases, pub/sub notification and periodic reconciliation.
+//!   with TTL leases, pub/sub notification and periodic reconciliation;
+//! * `HttpRegistry` (features `registry` + `http-client`) — the client of the registry
+//!   service (`platform_core::control`), heartbeating leases and SSE watches.
 //!
 //! Every backend passes the same conformance suite (`conformance`, feature `test-util`).
 //! The guide with the guarantees and their bounds is `docs/registry.md`.
@@ -60,6 +62,8 @@ pub mod redis;
 pub mod discover;
 #[cfg(feature = "discovery")]
 pub mod health;
+#[cfg(feature = "http-client")]
+mod http;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
@@ -72,6 +76,8 @@ pub use discover::{BalanceConfig, DiscoverConfig, RegistryDiscover};
 pub use error::{InvalidInstance, RegistryError};
 #[cfg(feature = "discovery")]
 pub use health::{HealthProber, OutlierDetector};
+#[cfg(feature = "http-client")]
+pub use http::{DEFAULT_HTTP_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_RECONNECT_MAX, HttpRegistry};
 pub use instance::{Health, ServiceInstance};
 pub use lease::{Lease, LeaseBackend, MIN_TTL};
 pub use memory::MemoryRegistry;
