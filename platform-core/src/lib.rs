@@ -19,6 +19,9 @@
 //! * [`messaging`] (feature `messaging`) — publishers, subscribers with consumer groups,
 //!   deliveries with ack/nack/dead-letter, handler layers, the in-memory backend and (with
 //!   `store`) the SQL queue;
+//! * [`tx`] (feature `tx`) — transactional outbox with an ordered relay, inbox
+//!   (idempotent consumer), sagas with a persisted step log and crash-resuming
+//!   coordinators;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
 //!
 //! Cache and transactions join as later
@@ -57,6 +60,9 @@ pub mod store;
 
 #[cfg(feature = "registry")]
 pub mod registry;
+
+#[cfg(feature = "tx")]
+pub mod tx;
 
 #[cfg(feature = "test-util")]
 pub mod test_util;
