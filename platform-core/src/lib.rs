@@ -84,3 +84,8 @@ pub struct StorageGuideDoctests;
 #[cfg(all(doctest, feature = "messaging", feature = "store", feature = "resilience"))]
 #[doc = include_str!("../../docs/messaging.md")]
 pub struct MessagingGuideDoctests;
+
+/// The transactions guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "tx"))]
+#[doc = include_str!("../../docs/transactions.md")]
+pub struct TransactionsGuideDoctests;

@@ -13,10 +13,12 @@ use crate::resilience::retry::BackoffConfig;
 use crate::store::Store;
 
 fn quick(attempts: u32) -> RetryPolicy {
-    let mut b = BackoffConfig::default();
-    b.min_delay = Duration::from_millis(1);
-    b.max_delay = Duration::from_millis(1);
-    b.jitter = false;
+    let b = BackoffConfig {
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+        jitter: false,
+        ..BackoffConfig::default()
+    };
     RetryPolicy::attempts(attempts).backoff(b)
 }
 
