@@ -25,10 +25,10 @@
 //! * [`control`] (feature `control`) — the registry and config service (an axum `Router`
 //!   with JSON APIs and server-sent-event watches); with `http-client`, its clients
 //!   `HttpRegistry` and `HttpConfigSource`;
+//! * [`tx`] (feature `tx`) — transactional outbox with an ordered relay, inbox
+//!   (idempotent consumer), sagas with a persisted step log and crash-resuming
+//!   coordinators;
 //! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
-//!
-//! Distributed transactions (outbox, inbox, saga) join as a later module behind its own
-//! feature.
 //!
 //! # Example
 //!
@@ -73,6 +73,9 @@ mod redis_conn;
 #[cfg(any(feature = "control", feature = "http-client"))]
 pub mod control;
 
+#[cfg(feature = "tx")]
+pub mod tx;
+
 #[cfg(feature = "test-util")]
 pub mod test_util;
 
@@ -93,3 +96,8 @@ pub struct StorageGuideDoctests;
 #[cfg(all(doctest, feature = "messaging", feature = "store", feature = "resilience"))]
 #[doc = include_str!("../../docs/messaging.md")]
 pub struct MessagingGuideDoctests;
+
+/// The transactions guide's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "tx"))]
+#[doc = include_str!("../../docs/transactions.md")]
+pub struct TransactionsGuideDoctests;
