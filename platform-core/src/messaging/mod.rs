@@ -31,12 +31,17 @@ mod message;
 #[cfg(feature = "store")]
 mod sql;
 
+#[cfg(feature = "redis")]
+mod redis;
+
 #[cfg(feature = "test-util")]
 pub mod conformance;
 
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStreams, RedisStreamsConfig};
 pub use backend::{Backend, Publisher, SubscribeOptions, Subscriber, Subscription};
 pub use capability::{Capabilities, CapabilityMismatch, Ordering, Persistence, Requirements};
 pub use consumer::{Consumer, ConsumerConfig};
