@@ -34,12 +34,17 @@ mod sql;
 #[cfg(feature = "redis")]
 mod redis;
 
+#[cfg(feature = "amqp")]
+mod amqp;
+
 #[cfg(feature = "test-util")]
 pub mod conformance;
 
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "amqp")]
+pub use self::amqp::{RabbitMq, RabbitMqConfig};
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStreams, RedisStreamsConfig};
 pub use backend::{Backend, Publisher, SubscribeOptions, Subscriber, Subscription};
