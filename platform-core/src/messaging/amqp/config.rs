@@ -26,6 +26,9 @@ pub struct RabbitMqConfig {
     pub queue_expires: Option<Duration>,
     /// Timeout of connecting and of each broker round trip (default 10s).
     pub timeout: Duration,
+    /// The connection name the broker shows (`connection_name` client property;
+    /// default `platform-messaging`).
+    pub connection_name: String,
 }
 
 impl RabbitMqConfig {
@@ -38,6 +41,7 @@ impl RabbitMqConfig {
             max_deliveries: None,
             queue_expires: None,
             timeout: Duration::from_secs(10),
+            connection_name: "platform-messaging".to_owned(),
         }
     }
 
@@ -64,6 +68,12 @@ impl RabbitMqConfig {
     /// Sets the round-trip timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets the connection name.
+    pub fn connection_name(mut self, name: impl Into<String>) -> Self {
+        self.connection_name = name.into();
         self
     }
 

@@ -31,6 +31,7 @@ pub(super) async fn within<T>(
 /// One connection, made on first use and again once it is no longer connected.
 pub(super) struct Connector {
     url: String,
+    name: String,
     timeout: Duration,
     connection: tokio::sync::Mutex<Option<Connection>>,
     publisher: tokio::sync::Mutex<Option<Channel>>,
@@ -43,9 +44,10 @@ impl std::fmt::Debug for Connector {
 }
 
 impl Connector {
-    pub(super) fn new(url: String, timeout: Duration) -> Self {
+    pub(super) fn new(url: String, name: String, timeout: Duration) -> Self {
         Self {
             url,
+            name,
             timeout,
             connection: tokio::sync::Mutex::new(None),
             publisher: tokio::sync::Mutex::new(None),
@@ -66,8 +68,7 @@ impl Connector {
                 }
             }
         }
-        let props = ConnectionProperties::default()
-            .with_connection_name(format!("platform-messaging-{}", std::process::id()).into());
+        let props = ConnectionProperties::default().with_connection_name(self.name.as_str().into());
         let connect = async { Connection::connect(&self.url, props).await.map_err(failed) };
         let conn = within(self.timeout, "connect", connect).await?;
         let ch = conn.create_channel().await.map_err(failed)?;

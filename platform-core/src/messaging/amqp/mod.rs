@@ -96,7 +96,8 @@ impl RabbitMq {
     /// A backend for `config`; connects on first use.
     pub fn new(config: RabbitMqConfig) -> Result<Self, MessagingError> {
         config.validate()?;
-        let connector = Connector::new(config.url.clone(), config.timeout);
+        let connector =
+            Connector::new(config.url.clone(), config.connection_name.clone(), config.timeout);
         Ok(Self { shared: Arc::new(Shared { config, connector }) })
     }
 
