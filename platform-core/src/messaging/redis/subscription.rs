@@ -185,18 +185,16 @@ impl Member {
             deliveries,
             visibility: self.options.visibility_timeout,
         };
-        if let Some(max) = self.shared.config.max_deliveries {
-            if attempt > max {
-                let reason = format!("delivered {attempt} times without being settled (max {max})");
-                tracing::warn!(
-                    target: "platform::messaging", id = %message.id, %reason,
-                    "dead-lettering message"
-                );
-                return match settle.apply(&message, Settlement::DeadLetter { reason }).await {
-                    Ok(()) | Err(MessagingError::LeaseLost { .. }) => Ok(()),
-                    Err(e) => Err(e),
-                };
-            }
+        if let Some(max) = self.shared.config.max_deliveries.filter(|max| attempt > *max) {
+            let reason = format!("delivered {attempt} times without being settled (max {max})");
+            tracing::warn!(
+                target: "platform::messaging", id = %message.id, %reason,
+                "dead-lettering message"
+            );
+            return match settle.apply(&message, Settlement::DeadLetter { reason }).await {
+                Ok(()) | Err(MessagingError::LeaseLost { .. }) => Ok(()),
+                Err(e) => Err(e),
+            };
         }
         self.buffer.push_back(Delivery::new(message, Box::new(settle)));
         Ok(())
