@@ -57,15 +57,13 @@ impl Connector {
     /// A new channel on the live connection, reconnecting first when needed.
     pub(super) async fn channel(&self) -> Result<Channel, MessagingError> {
         let mut slot = self.connection.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            if conn.status().connected() {
-                match conn.create_channel().await {
-                    Ok(ch) => return Ok(ch),
-                    Err(e) => tracing::debug!(
-                        target: "platform::messaging", error = %e,
-                        "rabbitmq channel failed; reconnecting"
-                    ),
-                }
+        if let Some(conn) = slot.as_ref().filter(|c| c.status().connected()) {
+            match conn.create_channel().await {
+                Ok(ch) => return Ok(ch),
+                Err(e) => tracing::debug!(
+                    target: "platform::messaging", error = %e,
+                    "rabbitmq channel failed; reconnecting"
+                ),
             }
         }
         let props = ConnectionProperties::default().with_connection_name(self.name.as_str().into());
