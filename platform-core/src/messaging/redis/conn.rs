@@ -19,7 +19,10 @@ pub(super) struct Conn {
     client: redis::Client,
     config: AsyncConnectionConfig,
     name: String,
-    slot: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// The live connection; read on every command (a brief std lock, no await inside).
+    live: std::sync::RwLock<Option<MultiplexedConnection>>,
+    /// Held while connecting, so concurrent callers make one connection.
+    connecting: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -40,14 +43,31 @@ impl Conn {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(connect_timeout))
             .set_response_timeout(Some(response_timeout));
-        Self { client, config, name: name.to_owned(), slot: tokio::sync::Mutex::new(None) }
+        Self {
+            client,
+            config,
+            name: name.to_owned(),
+            live: std::sync::RwLock::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn current(&self) -> Option<MultiplexedConnection> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, conn: Option<MultiplexedConnection>) {
+        *self.live.write().unwrap_or_else(|e| e.into_inner()) = conn;
     }
 
     /// The live connection, connecting first when needed.
     pub(super) async fn get(&self) -> Result<MultiplexedConnection, MessagingError> {
-        let mut slot = self.slot.lock().await;
-        if let Some(conn) = slot.as_ref() {
-            return Ok(conn.clone());
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let _connecting = self.connecting.lock().await;
+        if let Some(conn) = self.current() {
+            return Ok(conn);
         }
         let mut conn = self
             .client
@@ -60,12 +80,12 @@ impl Conn {
             .query_async::<()>(&mut conn)
             .await
             .map_err(failed)?;
-        *slot = Some(conn.clone());
+        self.set(Some(conn.clone()));
         Ok(conn)
     }
 
     /// Drops the connection if `e` says it is broken, so the next `get` reconnects.
-    pub(super) async fn check<T>(&self, res: redis::RedisResult<T>) -> Result<T, MessagingError> {
+    pub(super) fn check<T>(&self, res: redis::RedisResult<T>) -> Result<T, MessagingError> {
         match res {
             Ok(v) => Ok(v),
             Err(e) => {
@@ -74,7 +94,7 @@ impl Conn {
                     || e.is_timeout()
                     || e.is_unrecoverable_error()
                 {
-                    *self.slot.lock().await = None;
+                    self.set(None);
                 }
                 Err(failed(e))
             }

@@ -16,7 +16,8 @@
 //!   delivery count in the pending list.
 //! * **Settle** (one Lua script each, fenced: only while this consumer still holds the
 //!   entry at the delivery count it was handed out with, else
-//!   [`MessagingError::LeaseLost`]): ack = `XACK`; nack = the entry stays pending with
+//!   [`MessagingError::LeaseLost`]): ack = `XACK` (acks arriving while one call is in
+//!   flight are sent together in the next); nack = the entry stays pending with
 //!   its delivery time backdated so `XAUTOCLAIM` takes it again after the delay (delays
 //!   longer than the visibility timeout are capped to it); dead-letter = `XADD` to the
 //!   stream of `<topic>.dead-letter` with the reason headers, then `XACK`, atomically.
@@ -48,6 +49,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acks;
 mod config;
 mod conn;
 mod entry;
@@ -87,6 +89,8 @@ struct Shared {
     client: redis::Client,
     /// Publishing, claiming and settling (never blocking commands).
     conn: Conn,
+    /// Acks waiting to go out together.
+    acks: acks::AckQueue,
 }
 
 impl Shared {
@@ -114,7 +118,7 @@ impl Shared {
     ) -> Result<T, MessagingError> {
         let mut conn = self.conn.get().await?;
         let res = invocation.invoke_async::<T>(&mut conn).await;
-        self.conn.check(res).await
+        self.conn.check(res)
     }
 
     /// Moves due delayed messages of `topic` into its stream.
@@ -137,7 +141,8 @@ impl RedisStreams {
             MessagingError::Invalid(format!("redis streams config `url` {:?}: {e}", config.url))
         })?;
         let conn = Conn::new(client.clone(), &config.client_name, config.timeout, config.timeout);
-        Ok(Self { shared: Arc::new(Shared { config, client, conn }) })
+        let acks = acks::AckQueue::default();
+        Ok(Self { shared: Arc::new(Shared { config, client, conn, acks }) })
     }
 
     /// The configuration.
@@ -247,7 +252,7 @@ impl Publisher for RedisStreams {
             }
             let mut conn = shared.conn.get().await?;
             let res = pipe.query_async::<()>(&mut conn).await;
-            shared.conn.check(res).await?;
+            shared.conn.check(res)?;
             Ok(ids)
         })
     }
@@ -286,9 +291,10 @@ impl Subscriber for RedisStreams {
             );
             let member = Member {
                 shared: shared.clone(),
+                stream: shared.stream_key(&topic).into(),
                 topic,
-                group,
-                consumer,
+                group: group.into(),
+                consumer: consumer.into(),
                 options,
                 reader,
                 buffer: VecDeque::new(),

@@ -51,16 +51,14 @@ return {r[1], claimed, r[3] or {}}
 /// handed out with (the lease fence), else changes nothing.
 ///
 /// KEYS: stream, dead-letter stream. ARGV: group, consumer, entry id, deliveries,
-/// op (`ack` | `nack` | `dead`), nack idle ms, dead-letter MAXLEN (`''` = none),
+/// op (`nack` | `dead`; acks go through [`ACK`]), nack idle ms, dead-letter MAXLEN (`''` = none),
 /// dead-letter fields…  Returns 1 when settled, 0 when the lease was lost.
 pub(super) static SETTLE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
 if #p == 0 or p[1][2] ~= ARGV[2] or tostring(p[1][4]) ~= ARGV[4] then return 0 end
-if ARGV[5] == 'ack' then
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
-elseif ARGV[5] == 'nack' then
+if ARGV[5] == 'nack' then
   redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'IDLE', ARGV[6], 'JUSTID')
 else
   local args = {'XADD', KEYS[2]}
@@ -73,6 +71,28 @@ else
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
 end
 return 1
+",
+    )
+});
+
+/// Acks several entries of one group, each fenced like [`SETTLE`].
+///
+/// KEYS: stream. ARGV: group, then (consumer, entry id, deliveries) per entry.
+/// Returns 1 (acked) or 0 (lease lost) per entry, in order.
+pub(super) static ACK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local out = {}
+for i = 2, #ARGV, 3 do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i + 1], ARGV[i + 1], 1)
+  if #p == 0 or p[1][2] ~= ARGV[i] or tostring(p[1][4]) ~= ARGV[i + 2] then
+    table.insert(out, 0)
+  else
+    redis.call('XACK', KEYS[1], ARGV[1], ARGV[i + 1])
+    table.insert(out, 1)
+  end
+end
+return out
 ",
     )
 });

@@ -5,17 +5,19 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
+use super::acks::{self, Ack};
 use super::{Shared, entry, scripts};
 use crate::messaging::{
-    DEAD_LETTER_ATTEMPTS, DEAD_LETTER_GROUP, DEAD_LETTER_REASON, Message, MessagingError, Settle,
-    Settlement, dead_letter_topic,
+    DEAD_LETTER_ATTEMPTS, DEAD_LETTER_GROUP, DEAD_LETTER_REASON, Message, MessageId,
+    MessagingError, Settle, Settlement, dead_letter_topic,
 };
 
 /// One delivery's claim on a pending entry: this consumer, at this delivery count.
 pub(super) struct RedisSettle {
     pub(super) shared: Arc<Shared>,
-    pub(super) group: String,
-    pub(super) consumer: String,
+    pub(super) stream: Arc<str>,
+    pub(super) group: Arc<str>,
+    pub(super) consumer: Arc<str>,
     pub(super) entry_id: String,
     pub(super) deliveries: i64,
     pub(super) visibility: Duration,
@@ -27,30 +29,47 @@ impl Settle for RedisSettle {
         message: &Message,
         settlement: Settlement,
     ) -> BoxFuture<'static, Result<(), MessagingError>> {
+        if settlement == Settlement::Ack {
+            let id = message.id.clone();
+            return Box::pin(async move { self.ack(id).await });
+        }
         let message = message.clone();
         Box::pin(async move { self.apply(&message, settlement).await })
     }
 }
 
 impl RedisSettle {
+    async fn ack(self: Box<Self>, id: MessageId) -> Result<(), MessagingError> {
+        let Self { shared, stream, group, consumer, entry_id, deliveries, .. } = *self;
+        let ack = Ack { stream, group, consumer, entry_id, deliveries };
+        if acks::ack(&shared, ack).await? { Ok(()) } else { Err(MessagingError::LeaseLost { id }) }
+    }
+
+    /// Nack or dead-letter (acks take [`Self::ack`]).
     pub(super) async fn apply(
         &self,
         message: &Message,
         settlement: Settlement,
     ) -> Result<(), MessagingError> {
         let shared = &self.shared;
-        let stream = shared.stream_key(&message.topic);
         let dead_topic = dead_letter_topic(&message.topic);
-        let mut invocation = scripts::SETTLE.key(&stream);
-        invocation
-            .key(shared.stream_key(&dead_topic))
-            .arg(&self.group)
-            .arg(&self.consumer)
-            .arg(&self.entry_id)
-            .arg(self.deliveries);
+        let mut invocation = scripts::SETTLE.key(&*self.stream);
+        invocation.key(shared.stream_key(&dead_topic));
+        invocation.arg(&*self.group).arg(&*self.consumer).arg(&self.entry_id).arg(self.deliveries);
         match settlement {
             Settlement::Ack => {
-                invocation.arg("ack").arg(0).arg("");
+                let ack = Ack {
+                    stream: self.stream.clone(),
+                    group: self.group.clone(),
+                    consumer: self.consumer.clone(),
+                    entry_id: self.entry_id.clone(),
+                    deliveries: self.deliveries,
+                };
+                return if acks::ack(shared, ack).await? {
+                    Ok(())
+                } else {
+                    Err(MessagingError::LeaseLost { id: message.id.clone() })
+                };
             }
             Settlement::Nack { delay } => {
                 // The entry stays pending; backdating its delivery time makes XAUTOCLAIM
@@ -63,7 +82,7 @@ impl RedisSettle {
                 let mut dead = message.clone();
                 dead.headers.insert(DEAD_LETTER_REASON.to_owned(), reason);
                 dead.headers.insert(DEAD_LETTER_ATTEMPTS.to_owned(), dead.attempt.to_string());
-                dead.headers.insert(DEAD_LETTER_GROUP.to_owned(), self.group.clone());
+                dead.headers.insert(DEAD_LETTER_GROUP.to_owned(), self.group.to_string());
                 dead.topic = dead_topic;
                 invocation.arg("dead").arg(0).arg(shared.max_len_arg());
                 for (name, value) in entry::fields(&dead)? {
@@ -72,7 +91,7 @@ impl RedisSettle {
             }
         }
         let mut conn = shared.conn.get().await?;
-        let settled = shared.conn.check(invocation.invoke_async::<i64>(&mut conn).await).await?;
+        let settled = shared.conn.check(invocation.invoke_async::<i64>(&mut conn).await)?;
         if settled == 1 {
             Ok(())
         } else {

@@ -32,8 +32,10 @@ pub(super) struct Claimed {
 pub(super) struct Member {
     pub(super) shared: Arc<Shared>,
     pub(super) topic: String,
-    pub(super) group: String,
-    pub(super) consumer: String,
+    /// The topic's stream key.
+    pub(super) stream: Arc<str>,
+    pub(super) group: Arc<str>,
+    pub(super) consumer: Arc<str>,
     pub(super) options: SubscribeOptions,
     /// This member's own connection: `XREADGROUP … BLOCK` holds it while waiting.
     pub(super) reader: Conn,
@@ -124,10 +126,10 @@ impl Member {
     /// One `XAUTOCLAIM` step from the stored cursor.
     pub(super) async fn claim(&self) -> Result<Claimed, MessagingError> {
         let min_idle = self.options.visibility_timeout.as_millis() as u64;
-        let mut invocation = scripts::CLAIM.key(self.shared.stream_key(&self.topic));
+        let mut invocation = scripts::CLAIM.key(&*self.stream);
         invocation
-            .arg(&self.group)
-            .arg(&self.consumer)
+            .arg(&*self.group)
+            .arg(&*self.consumer)
             .arg(min_idle)
             .arg(&self.cursor)
             .arg(self.options.prefetch);
@@ -153,18 +155,18 @@ impl Member {
         let mut conn = self.reader.get().await?;
         let res = redis::cmd("XREADGROUP")
             .arg("GROUP")
-            .arg(&self.group)
-            .arg(&self.consumer)
+            .arg(&*self.group)
+            .arg(&*self.consumer)
             .arg("COUNT")
             .arg(self.options.prefetch)
             .arg("BLOCK")
             .arg(block.as_millis() as u64)
             .arg("STREAMS")
-            .arg(self.shared.stream_key(&self.topic))
+            .arg(&*self.stream)
             .arg(">")
             .query_async::<Value>(&mut conn)
             .await;
-        self.reader.check(res).await
+        self.reader.check(res)
     }
 
     /// Queues a delivery of entry `id`, or dead-letters it when it exceeded
@@ -179,6 +181,7 @@ impl Member {
         let message = entry::decode(&self.topic, fields, attempt)?;
         let settle = RedisSettle {
             shared: self.shared.clone(),
+            stream: self.stream.clone(),
             group: self.group.clone(),
             consumer: self.consumer.clone(),
             entry_id: id,

@@ -42,9 +42,10 @@ async fn xautoclaim_cursor_carries_forward() {
     );
     let mut member = Member {
         shared,
+        stream: streams.stream_key("cur").into(),
         topic: "cur".to_owned(),
-        group: "g".to_owned(),
-        consumer: "claimer".to_owned(),
+        group: "g".into(),
+        consumer: "claimer".into(),
         options: SubscribeOptions::default().visibility_timeout(Duration::ZERO).prefetch(3),
         reader,
         buffer: VecDeque::new(),
