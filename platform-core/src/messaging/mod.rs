@@ -12,9 +12,10 @@
 //! * Handlers are `tower::Service<Message, Response = ()>`; [`Consumer`] drives one over
 //!   a subscription. [`layer`] has per-key ordering, dead-lettering after N attempts and
 //!   dedup; retry, timeout and concurrency come from [`crate::resilience`].
-//! * Backends: [`MemoryBroker`] (embedded default) and, with feature `store`, the SQL
-//!   queue ([`SqlQueue`]) on SQLite or PostgreSQL. Both pass the shared conformance suite
-//!   (`conformance`, feature `test-util`).
+//! * Backends: [`MemoryBroker`] (embedded default); with feature `store`, the SQL
+//!   queue (`SqlQueue`) on SQLite or PostgreSQL; with feature `redis`, Redis Streams
+//!   (`RedisStreams`); with feature `amqp`, RabbitMQ (`RabbitMq`). All pass the shared
+//!   conformance suite (`conformance`, feature `test-util`).
 //!
 //! The guide `docs/messaging.md` states each backend's ordering and duplication
 //! guarantees exactly.
@@ -31,12 +32,22 @@ mod message;
 #[cfg(feature = "store")]
 mod sql;
 
+#[cfg(feature = "redis")]
+mod redis;
+
+#[cfg(feature = "amqp")]
+mod amqp;
+
 #[cfg(feature = "test-util")]
 pub mod conformance;
 
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "amqp")]
+pub use self::amqp::{RabbitMq, RabbitMqConfig};
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStreams, RedisStreamsConfig};
 pub use backend::{Backend, Publisher, SubscribeOptions, Subscriber, Subscription};
 pub use capability::{Capabilities, CapabilityMismatch, Ordering, Persistence, Requirements};
 pub use consumer::{Consumer, ConsumerConfig};
