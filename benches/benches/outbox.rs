@@ -4,20 +4,23 @@
 //! batches) outside the timed section, then times relays draining them: claim with
 //! `FOR UPDATE SKIP LOCKED`, publish, delete. One relay and two concurrent relays.
 //!
-//! The publisher is the in-memory broker (with a consumer group draining nothing; its
-//! capacity is raised to hold every message): the Redis Streams backend is not in
-//! `platform-core` yet, so this measures the PostgreSQL side of PostgreSQL → Redis. Swap
-//! the publisher for the Redis one when it lands.
+//! Two publishers: the Redis Streams backend (PostgreSQL → Redis, the deployment the
+//! issue names; needs `PLATFORM_TEST_REDIS_URL`) and the in-memory broker (its capacity
+//! raised to hold every message), which isolates the PostgreSQL side of the relay.
 //!
 //! Needs PostgreSQL: `PLATFORM_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test
-//! cargo bench -p platform-benches --bench outbox`. Without the variable it prints a
-//! notice and measures nothing. Each run works in its own schema, dropped at the end.
+//! PLATFORM_TEST_REDIS_URL=redis://127.0.0.1:6379 cargo bench -p platform-benches --bench
+//! outbox`. Without the PostgreSQL variable it prints a notice and measures nothing; without
+//! the Redis one it measures the in-memory publisher only. Each run works in its own schema
+//! and Redis prefix, both removed at the end.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use platform_core::messaging::{MemoryBroker, MemoryConfig, OutgoingMessage, Publisher};
+use platform_core::messaging::{
+    MemoryBroker, MemoryConfig, OutgoingMessage, Publisher, RedisStreams, RedisStreamsConfig,
+};
 use platform_core::store::{Store, StoreConfig};
 use platform_core::tx::{Outbox, RelayConfig, StoreTx};
 
@@ -80,6 +83,42 @@ fn relay(c: &mut Criterion) {
                 })
             });
         });
+    }
+    if let Ok(redis_url) = std::env::var("PLATFORM_TEST_REDIS_URL") {
+        let prefix = format!("bench:outbox:{}:", std::process::id());
+        let config = RedisStreamsConfig::new(&redis_url).prefix(&prefix).max_len(Some(100_000));
+        let streams: Arc<dyn Publisher> =
+            Arc::new(RedisStreams::new(config).expect("redis streams config"));
+        for relays in [1usize, 2] {
+            g.bench_function(format!("to_redis_{relays}_relays"), |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            fill(&outbox).await;
+                            let start = Instant::now();
+                            drain(&outbox, streams.clone(), relays).await;
+                            total += start.elapsed();
+                        }
+                        total
+                    })
+                });
+            });
+        }
+        rt.block_on(async {
+            let client = redis::Client::open(redis_url.as_str()).expect("redis url");
+            let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(format!("{prefix}*"))
+                .query_async(&mut conn)
+                .await
+                .unwrap_or_default();
+            if !keys.is_empty() {
+                let _ = redis::cmd("DEL").arg(keys).query_async::<()>(&mut conn).await;
+            }
+        });
+    } else {
+        eprintln!("outbox bench: set PLATFORM_TEST_REDIS_URL to also relay into Redis Streams");
     }
     g.finish();
     rt.block_on(async {
