@@ -67,6 +67,7 @@ where
             metrics.register(rt);
         }
     }
+    #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
     let mut layers: Vec<BoxLayer> = vec![fmt_layer(config, writer)];
 
     #[cfg(feature = "otlp")]
