@@ -89,6 +89,31 @@ impl Exposition {
         self.out.push('\n');
     }
 
+    /// Writes the `_bucket`, `_sum` and `_count` samples of one histogram series.
+    ///
+    /// `buckets` are `(upper bound, cumulative count)` pairs without `+Inf`; `count` is the
+    /// total (the `+Inf` bucket).
+    pub fn histogram(&mut self, name: &str, labels: &[(&str, &str)], buckets: &[(f64, u64)], count: u64, sum: f64) {
+        let bucket = format!("{name}_bucket");
+        let mut le = String::new();
+        #[allow(clippy::cast_precision_loss)]
+        for (bound, c) in buckets {
+            le.clear();
+            push_value(&mut le, *bound);
+            let mut with_le = labels.to_vec();
+            with_le.push(("le", &le));
+            self.sample(&bucket, &with_le, *c as f64);
+        }
+        let mut with_le = labels.to_vec();
+        with_le.push(("le", "+Inf"));
+        #[allow(clippy::cast_precision_loss)]
+        {
+            self.sample(&bucket, &with_le, count as f64);
+            self.sample(&format!("{name}_sum"), labels, sum);
+            self.sample(&format!("{name}_count"), labels, count as f64);
+        }
+    }
+
     /// The text written so far.
     pub fn into_string(self) -> String {
         self.out

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::encode::{Exposition, MetricType, valid_label_name, valid_metric_name};
 use super::family::{Family, FamilyLimits};
-use super::primitives::{CounterCell, GaugeCell};
+use super::primitives::{CounterCell, DurationHistogram, GaugeCell, bounds_to_nanos};
 
 /// Something that writes metric families into a scrape.
 ///
@@ -128,6 +128,23 @@ impl MetricsRegistry {
         Ok(GaugeFamily(shared))
     }
 
+    /// Registers a labelled histogram of durations with `buckets` (seconds, ascending).
+    pub fn histogram<const N: usize>(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: [&'static str; N],
+        buckets: &[f64],
+        limits: FamilyLimits,
+    ) -> Result<HistogramFamily<N>, MetricError> {
+        self.reserve(&[name], &labels)?;
+        let bounds = bounds_to_nanos(buckets);
+        let family = Family::new(name, [false; N], limits, move || DurationHistogram::new(Arc::clone(&bounds)));
+        let shared = Arc::new(Labelled { name, help, labels, family });
+        self.register_arc(shared.clone());
+        Ok(HistogramFamily(shared))
+    }
+
     /// The current values of every family, in the Prometheus text format.
     pub fn encode(&self) -> String {
         let collectors: Vec<_> = self.inner.collectors.read().unwrap_or_else(|e| e.into_inner()).clone();
@@ -180,6 +197,28 @@ impl<const N: usize> Collector for Labelled<GaugeCell, N> {
     fn collect(&self, out: &mut Exposition) {
         #[allow(clippy::cast_precision_loss)]
         visit_labelled(self, out, MetricType::Gauge, |g| g.get() as f64, |g| g.get() == 0);
+    }
+}
+
+impl<const N: usize> Collector for Labelled<DurationHistogram, N> {
+    fn collect(&self, out: &mut Exposition) {
+        out.family(self.name, self.help, MetricType::Histogram);
+        self.family.collect(Instant::now(), |_| true, |values, h| {
+            let (buckets, count, total) = h.snapshot();
+            let pairs: Vec<(&str, &str)> = self.labels.iter().copied().zip(values.iter().map(|v| &**v)).collect();
+            out.histogram(self.name, &pairs, &buckets, count, total);
+        });
+    }
+}
+
+/// A histogram of durations with `N` labels, capped and idle-evicted by its [`FamilyLimits`].
+#[derive(Debug, Clone)]
+pub struct HistogramFamily<const N: usize>(Arc<Labelled<DurationHistogram, N>>);
+
+impl<const N: usize> HistogramFamily<N> {
+    /// Records `d` in the series with these label values.
+    pub fn observe(&self, values: [&str; N], d: std::time::Duration) {
+        self.0.family.with(values, Instant::now(), |h| h.record(d));
     }
 }
 

@@ -123,3 +123,22 @@ async fn runtime_collector_reports_workers() {
 fn runtime_collector_is_absent_outside_a_runtime() {
     assert!(RuntimeCollector::current().is_none());
 }
+
+#[test]
+fn histogram_family_encodes_cumulative_buckets() {
+    let r = MetricsRegistry::new();
+    let h = r.histogram("job_seconds", "Job time.", ["queue"], &[0.1, 1.0], FamilyLimits::default()).unwrap();
+    h.observe(["a"], Duration::from_millis(50));
+    h.observe(["a"], Duration::from_millis(500));
+    h.observe(["a"], Duration::from_secs(5));
+    let text = r.encode();
+    for line in [
+        "job_seconds_bucket{queue=\"a\",le=\"0.1\"} 1\n",
+        "job_seconds_bucket{queue=\"a\",le=\"1\"} 2\n",
+        "job_seconds_bucket{queue=\"a\",le=\"+Inf\"} 3\n",
+        "job_seconds_count{queue=\"a\"} 3\n",
+        "job_seconds_sum{queue=\"a\"} 5.55\n",
+    ] {
+        assert!(text.contains(line), "{line} missing in {text}");
+    }
+}

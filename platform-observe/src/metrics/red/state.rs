@@ -75,24 +75,12 @@ impl Collector for RedState {
             }
         }
         out.family(DURATION, "Time from receiving an HTTP request to its response headers, in seconds.", MetricType::Histogram);
-        let bucket = format!("{DURATION}_bucket");
-        let sum = format!("{DURATION}_sum");
-        let count_name = format!("{DURATION}_count");
-        let mut le = String::new();
         for (route, method, _, snaps) in &series {
             for (class, (buckets, count, total)) in CLASSES.iter().zip(snaps) {
-                if *count == 0 {
-                    continue;
+                if *count > 0 {
+                    let labels = [("route", &**route), ("method", &**method), ("status", *class)];
+                    out.histogram(DURATION, &labels, buckets, *count, *total);
                 }
-                let labels = [("route", &**route), ("method", &**method), ("status", *class)];
-                for (bound, c) in buckets {
-                    le.clear();
-                    crate::metrics::encode::push_value(&mut le, *bound);
-                    out.sample(&bucket, &[labels[0], labels[1], labels[2], ("le", &le)], *c as f64);
-                }
-                out.sample(&bucket, &[labels[0], labels[1], labels[2], ("le", "+Inf")], *count as f64);
-                out.sample(&sum, &labels, *total);
-                out.sample(&count_name, &labels, *count as f64);
             }
         }
         out.family(IN_FLIGHT, "HTTP requests being served, by route template and method.", MetricType::Gauge);
