@@ -95,10 +95,10 @@ impl HealthRegistry {
 
 async fn run_one(entry: &Entry) -> CheckReport {
     let mut cached = entry.cached.lock().await;
-    if let Some((at, report)) = cached.as_ref() {
-        if at.elapsed() < entry.options.cache_ttl {
-            return CheckReport { cached: true, ..report.clone() };
-        }
+    if let Some((at, report)) = cached.as_ref()
+        && at.elapsed() < entry.options.cache_ttl
+    {
+        return CheckReport { cached: true, ..report.clone() };
     }
     let start = Instant::now();
     let outcome = tokio::time::timeout(entry.options.timeout, entry.check.check()).await;

@@ -62,10 +62,10 @@ where
     if config.prometheus.process_metrics {
         metrics.register(ProcessCollector);
     }
-    if config.prometheus.runtime_metrics {
-        if let Some(rt) = RuntimeCollector::current() {
-            metrics.register(rt);
-        }
+    if config.prometheus.runtime_metrics
+        && let Some(rt) = RuntimeCollector::current()
+    {
+        metrics.register(rt);
     }
     #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
     let mut layers: Vec<BoxLayer> = vec![fmt_layer(config, writer)];
