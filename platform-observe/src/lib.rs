@@ -12,6 +12,8 @@
 //!   checks with timeouts and cached results, and (feature `axum`) `/health/live` and
 //!   `/health/ready`.
 //!
+//! The guide is `docs/observability.md` in the repository.
+//!
 //! Resource-pressure sampling, the audit trail and centralized log search join this crate
 //! as the modules `pressure`, `audit` and `logs`, each behind its own feature.
 //!
@@ -38,3 +40,8 @@ pub mod telemetry;
 pub mod trace;
 
 pub use telemetry::{InitError, TelemetryConfig, TelemetryGuard, init};
+
+/// The observability guide's examples, compiled (and run where possible) as doctests.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../../docs/observability.md")]
+pub struct ObservabilityGuideDoctests;

@@ -3,10 +3,9 @@
 #[cfg(feature = "store")]
 use platform_core::BoxError;
 
-/// A check running `SELECT 1` on a [`Store`](platform_core::store::Store) (sqlx pool).
-///
-/// The registry's timeout bounds the probe; the store's own probe timeout is set to the
-/// same value by using [`Store::health`](platform_core::store::Store::health)'s default (2 s).
+/// A check running `SELECT 1` on a [`Store`](platform_core::store::Store) (sqlx pool),
+/// through [`Store::health`](platform_core::store::Store::health) (which gives up after
+/// 2 s); the check's own timeout bounds it as well.
 #[cfg(feature = "store")]
 pub fn store_check(
     store: platform_core::store::Store,

@@ -7,7 +7,7 @@ use tower_service::Service;
 use tracing::field::{Empty, display};
 
 use super::config::{TraceConfig, TraceConfigError};
-use super::context::{SpanId, TraceContext, TraceParent};
+use super::context::{Enter, SpanId, TraceContext, TraceParent};
 use super::future::ServerResponseFuture;
 
 pub(crate) const TRACEPARENT: &str = "traceparent";
@@ -130,10 +130,13 @@ where
             span.record("parent_id", display(p));
         }
         req.extensions_mut().insert(ctx.clone());
+        let mut slot = Some(ctx);
         let fut = {
             let _entered = span.enter();
+            let _current = Enter::new(&mut slot);
             self.inner.call(req)
         };
+        let ctx = slot.expect("Enter puts the context back");
         ServerResponseFuture::new(fut, span, ctx, self.shared.header.clone())
     }
 }
