@@ -55,7 +55,9 @@ fn red_layer(c: &mut Criterion) {
     let layer = MetricsLayer::new(&registry).expect("fresh registry");
     let layer = layer.with_route(fixed_route as fn(&Request<()>) -> Option<&str>);
     let mut svc = layer.layer(Ok200);
-    g.bench_function("metrics_layer", |b| b.iter(|| black_box(call_now(&mut svc, Request::new(())))));
+    g.bench_function("metrics_layer", |b| {
+        b.iter(|| black_box(call_now(&mut svc, Request::new(()))));
+    });
     g.finish();
 }
 
@@ -63,7 +65,8 @@ fn span(c: &mut Criterion) {
     let mut g = c.benchmark_group("span");
     let plain = TelemetryConfig { use_rust_log: false, ..TelemetryConfig::default() };
     let (dispatch, _plain_guard) =
-        platform_observe::telemetry::build_with_writer(&plain, std::io::sink).expect("valid config");
+        platform_observe::telemetry::build_with_writer(&plain, std::io::sink)
+            .expect("valid config");
     tracing::dispatcher::with_default(&dispatch, || {
         g.bench_function("without_otel", |b| {
             b.iter(|| {
@@ -97,9 +100,17 @@ fn metrics_stack(c: &mut Criterion) {
     let d = Duration::from_millis(12);
 
     let registry = MetricsRegistry::new();
-    let counter = registry.counter("req_total", "Requests.", ["route", "method"], FamilyLimits::default()).unwrap();
+    let counter = registry
+        .counter("req_total", "Requests.", ["route", "method"], FamilyLimits::default())
+        .unwrap();
     let histogram = registry
-        .histogram("req_seconds", "Latency.", ["route", "method"], platform_observe::metrics::DEFAULT_LATENCY_BUCKETS, FamilyLimits::default())
+        .histogram(
+            "req_seconds",
+            "Latency.",
+            ["route", "method"],
+            platform_observe::metrics::DEFAULT_LATENCY_BUCKETS,
+            FamilyLimits::default(),
+        )
         .unwrap();
     g.bench_function("platform_observe", |b| {
         b.iter(|| {
@@ -113,18 +124,26 @@ fn metrics_stack(c: &mut Criterion) {
         g.bench_function("metrics_exporter_prometheus", |b| {
             b.iter(|| {
                 metrics::counter!("req_total", "route" => ROUTE, "method" => "GET").increment(1);
-                metrics::histogram!("req_seconds", "route" => ROUTE, "method" => "GET").record(d.as_secs_f64());
+                metrics::histogram!("req_seconds", "route" => ROUTE, "method" => "GET")
+                    .record(d.as_secs_f64());
             });
         });
     });
 
     type Labels = [(&'static str, &'static str); 2];
     let mut prom = prometheus_client::registry::Registry::default();
-    let pc: prometheus_client::metrics::family::Family<Labels, prometheus_client::metrics::counter::Counter> =
-        Default::default();
-    let ph = prometheus_client::metrics::family::Family::<Labels, prometheus_client::metrics::histogram::Histogram>::new_with_constructor(
-        || prometheus_client::metrics::histogram::Histogram::new(platform_observe::metrics::DEFAULT_LATENCY_BUCKETS.iter().copied()),
-    );
+    let pc: prometheus_client::metrics::family::Family<
+        Labels,
+        prometheus_client::metrics::counter::Counter,
+    > = Default::default();
+    let ph = prometheus_client::metrics::family::Family::<
+        Labels,
+        prometheus_client::metrics::histogram::Histogram,
+    >::new_with_constructor(|| {
+        prometheus_client::metrics::histogram::Histogram::new(
+            platform_observe::metrics::DEFAULT_LATENCY_BUCKETS.iter().copied(),
+        )
+    });
     prom.register("req", "Requests.", pc.clone());
     prom.register("req_seconds", "Latency.", ph.clone());
     g.bench_function("prometheus_client", |b| {
@@ -137,12 +156,13 @@ fn metrics_stack(c: &mut Criterion) {
 
     use opentelemetry::KeyValue;
     use opentelemetry::metrics::MeterProvider as _;
-    let exporter = opentelemetry_otlp::MetricExporter::builder()
-        .with_http()
-        .build()
-        .expect("exporter");
-    let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter).with_interval(Duration::from_secs(3600)).build();
-    let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder().with_reader(reader).build();
+    let exporter =
+        opentelemetry_otlp::MetricExporter::builder().with_http().build().expect("exporter");
+    let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter)
+        .with_interval(Duration::from_secs(3600))
+        .build();
+    let provider =
+        opentelemetry_sdk::metrics::SdkMeterProvider::builder().with_reader(reader).build();
     let meter = provider.meter("bench");
     let oc = meter.u64_counter("req").build();
     let oh = meter.f64_histogram("req_seconds").build();

@@ -45,7 +45,9 @@ async fn exposition_parses_with_the_expected_samples() {
     let text = scrape().await;
     // prometheus-parse's sample regex stops label values at the first `}`, so the
     // `/users/{id}` series is checked as text; everything else goes through the parser.
-    assert!(text.contains(r#"http_server_requests_total{route="/users/{id}",method="GET",status="2xx"} 1"#));
+    assert!(text.contains(
+        r#"http_server_requests_total{route="/users/{id}",method="GET",status="2xx"} 1"#
+    ));
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
     let value = |name: &str, labels: &[(&str, &str)]| {
         scrape
@@ -55,7 +57,10 @@ async fn exposition_parses_with_the_expected_samples() {
             .map(|s| s.value.clone())
     };
     assert_eq!(
-        value("http_server_requests_total", &[("route", "/users"), ("method", "GET"), ("status", "2xx")]),
+        value(
+            "http_server_requests_total",
+            &[("route", "/users"), ("method", "GET"), ("status", "2xx")]
+        ),
         Some(prometheus_parse::Value::Counter(2.0))
     );
     assert_eq!(

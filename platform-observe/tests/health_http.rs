@@ -49,18 +49,31 @@ async fn store_check_reports_a_live_and_a_closed_pool() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn redis_check_pings_a_real_server() {
-    let Some(url) = platform_core::test_util::Service::Redis.url_or_skip("redis_check_pings_a_real_server").await else {
+    let Some(url) = platform_core::test_util::Service::Redis
+        .url_or_skip("redis_check_pings_a_real_server")
+        .await
+    else {
         return;
     };
     let conn = redis::Client::open(url).unwrap().get_connection_manager().await.unwrap();
     let health = HealthRegistry::new();
-    health.register("redis", CheckOptions::readiness(), platform_observe::health::redis_check(conn));
+    health.register(
+        "redis",
+        CheckOptions::readiness(),
+        platform_observe::health::redis_check(conn),
+    );
     let (status, report) = probe(&health, "/health/ready").await;
     assert_eq!(status, StatusCode::OK, "{report:?}");
     let bad = redis::Client::open("redis://127.0.0.1:1").unwrap();
-    let cfg = redis::aio::ConnectionManagerConfig::new().set_number_of_retries(0).set_connection_timeout(Some(Duration::from_millis(200)));
+    let cfg = redis::aio::ConnectionManagerConfig::new()
+        .set_number_of_retries(0)
+        .set_connection_timeout(Some(Duration::from_millis(200)));
     if let Ok(conn) = bad.get_connection_manager_with_config(cfg).await {
-        health.register("down", CheckOptions::readiness(), platform_observe::health::redis_check(conn));
+        health.register(
+            "down",
+            CheckOptions::readiness(),
+            platform_observe::health::redis_check(conn),
+        );
         assert_eq!(probe(&health, "/health/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
     }
 }

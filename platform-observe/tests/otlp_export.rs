@@ -48,7 +48,11 @@ async fn start_receiver() -> (String, Received) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exported_spans_keep_names_and_parent_links() {
     let (endpoint, received) = start_receiver().await;
-    let mut cfg = TelemetryConfig { service_name: "otlp-test".into(), use_rust_log: false, ..Default::default() };
+    let mut cfg = TelemetryConfig {
+        service_name: "otlp-test".into(),
+        use_rust_log: false,
+        ..Default::default()
+    };
     cfg.otlp.enabled = true;
     cfg.otlp.endpoint = endpoint;
     let (dispatch, guard) = platform_observe::telemetry::build(&cfg).unwrap();
@@ -56,13 +60,17 @@ async fn exported_spans_keep_names_and_parent_links() {
 
     let upstream_tp = Arc::new(Mutex::new(None));
     let seen = upstream_tp.clone();
-    let upstream = ServiceBuilder::new().layer(ClientTraceLayer::new()).service(service_fn(move |req: Request<()>| {
-        *seen.lock().unwrap() = req.headers().get("traceparent").cloned();
-        async { Ok::<_, Infallible>(Response::new(())) }
-    }));
-    let server = ServiceBuilder::new().layer(ServerTraceLayer::new()).service(service_fn(move |_req: Request<()>| {
-        upstream.clone().oneshot(Request::get("http://upstream/").body(()).unwrap())
-    }));
+    let upstream = ServiceBuilder::new().layer(ClientTraceLayer::new()).service(service_fn(
+        move |req: Request<()>| {
+            *seen.lock().unwrap() = req.headers().get("traceparent").cloned();
+            async { Ok::<_, Infallible>(Response::new(())) }
+        },
+    ));
+    let server = ServiceBuilder::new().layer(ServerTraceLayer::new()).service(service_fn(
+        move |_req: Request<()>| {
+            upstream.clone().oneshot(Request::get("http://upstream/").body(()).unwrap())
+        },
+    ));
     let client = ServiceBuilder::new().layer(ClientTraceLayer::new()).service(server);
     client.oneshot(Request::get("http://service/").body(()).unwrap()).await.unwrap();
 
@@ -76,10 +84,21 @@ async fn exported_spans_keep_names_and_parent_links() {
     assert_eq!((clients.len(), servers.len()), (2, 1), "{spans:#?}");
     let server = &servers[0];
     let outer = clients.iter().find(|c| c.parent_span_id.is_empty()).expect("a root client span");
-    let inner = clients.iter().find(|c| c.parent_span_id == server.span_id).expect("a client span under the server span");
-    assert_eq!(server.parent_span_id, outer.span_id, "the server span's parent is the calling client span");
+    let inner = clients
+        .iter()
+        .find(|c| c.parent_span_id == server.span_id)
+        .expect("a client span under the server span");
+    assert_eq!(
+        server.parent_span_id, outer.span_id,
+        "the server span's parent is the calling client span"
+    );
     assert!(spans.iter().all(|s| s.trace_id == outer.trace_id), "one trace");
-    let tp = TraceParent::parse(upstream_tp.lock().unwrap().as_ref().unwrap().to_str().unwrap()).unwrap();
-    assert_eq!(tp.parent_id.0.as_slice(), inner.span_id.as_slice(), "the injected parent is the exported client span");
+    let tp = TraceParent::parse(upstream_tp.lock().unwrap().as_ref().unwrap().to_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        tp.parent_id.0.as_slice(),
+        inner.span_id.as_slice(),
+        "the injected parent is the exported client span"
+    );
     assert_eq!(tp.trace_id.0.as_slice(), outer.trace_id.as_slice());
 }

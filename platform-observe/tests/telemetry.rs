@@ -46,7 +46,12 @@ async fn build_inside_a_multi_thread_runtime_and_shut_down() {
     let (dispatch, guard) = build(&config()).unwrap();
     tracing::dispatcher::with_default(&dispatch, || tracing::info!("multi-thread"));
     #[cfg(feature = "otlp")]
-    assert!(guard.metrics().encode().contains("platform_telemetry_export_dropped_total{signal=\"traces\"} 0"));
+    assert!(
+        guard
+            .metrics()
+            .encode()
+            .contains("platform_telemetry_export_dropped_total{signal=\"traces\"} 0")
+    );
     guard.shutdown();
 }
 
@@ -69,11 +74,15 @@ async fn log_a_request(format: LogFormat) -> (String, String) {
     let cfg = TelemetryConfig { format, otlp: Default::default(), use_rust_log: false, ..config() };
     let (dispatch, _guard) = build_with_writer(&cfg, move || writer.clone()).unwrap();
     let _default = tracing::dispatcher::set_default(&dispatch);
-    let svc = ServiceBuilder::new().layer(ServerTraceLayer::new()).service(service_fn(|_req: Request<()>| async {
-        tracing::info!("handling");
-        tracing::info_span!("db.query").in_scope(|| tracing::info!("nested span event"));
-        Ok::<_, Infallible>(Response::new(TraceContext::current_trace_id().unwrap().to_string()))
-    }));
+    let svc = ServiceBuilder::new().layer(ServerTraceLayer::new()).service(service_fn(
+        |_req: Request<()>| async {
+            tracing::info!("handling");
+            tracing::info_span!("db.query").in_scope(|| tracing::info!("nested span event"));
+            Ok::<_, Infallible>(Response::new(
+                TraceContext::current_trace_id().unwrap().to_string(),
+            ))
+        },
+    ));
     let id = svc.oneshot(Request::get("/").body(()).unwrap()).await.unwrap().into_body();
     let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
     (id, text)
@@ -82,7 +91,8 @@ async fn log_a_request(format: LogFormat) -> (String, String) {
 #[tokio::test]
 async fn every_json_line_of_a_request_carries_its_trace_id() {
     let (id, text) = log_a_request(LogFormat::Json).await;
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2, "{text}");
     for line in &lines {
         let spans = line["spans"].as_array().unwrap();
@@ -108,7 +118,10 @@ fn config_errors_name_the_field() {
     assert_eq!(err(r#"{"filter": "info,[bad"}"#), "filter");
     assert_eq!(err(r#"{"service_name": " "}"#), "service_name");
     if cfg!(feature = "otlp") {
-        assert_eq!(err(r#"{"otlp": {"enabled": true, "endpoint": "collector:4318"}}"#), "otlp.endpoint");
+        assert_eq!(
+            err(r#"{"otlp": {"enabled": true, "endpoint": "collector:4318"}}"#),
+            "otlp.endpoint"
+        );
         assert_eq!(err(r#"{"otlp": {"enabled": true, "batch_size": 5000}}"#), "otlp.batch_size");
         assert_eq!(err(r#"{"otlp": {"enabled": true, "sample_ratio": 2.0}}"#), "otlp.sample_ratio");
     } else {

@@ -10,7 +10,9 @@ use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
 type Seen = Arc<Mutex<Vec<HeaderMap>>>;
 
-fn recorder(seen: Seen) -> impl Service<Request<()>, Response = Response<()>, Error = Infallible, Future: Send> + Clone {
+fn recorder(
+    seen: Seen,
+) -> impl Service<Request<()>, Response = Response<()>, Error = Infallible, Future: Send> + Clone {
     service_fn(move |req: Request<()>| {
         seen.lock().unwrap().push(req.headers().clone());
         async { Ok::<_, Infallible>(Response::new(())) }
@@ -27,16 +29,20 @@ async fn traceparent_survives_two_hops_with_correct_parents() {
     let server_ctx: Arc<Mutex<Option<TraceContext>>> = Arc::default();
 
     // Hop 2: a service whose handler calls an upstream through the client layer.
-    let upstream = ServiceBuilder::new().layer(ClientTraceLayer::new()).service(recorder(upstream_seen.clone()));
+    let upstream = ServiceBuilder::new()
+        .layer(ClientTraceLayer::new())
+        .service(recorder(upstream_seen.clone()));
     let ctx_slot = server_ctx.clone();
-    let service = ServiceBuilder::new().layer(ServerTraceLayer::new()).service(service_fn(move |_req: Request<()>| {
-        let upstream = upstream.clone();
-        let ctx_slot = ctx_slot.clone();
-        async move {
-            *ctx_slot.lock().unwrap() = TraceContext::current();
-            upstream.oneshot(Request::get("http://upstream/x").body(()).unwrap()).await
-        }
-    }));
+    let service = ServiceBuilder::new().layer(ServerTraceLayer::new()).service(service_fn(
+        move |_req: Request<()>| {
+            let upstream = upstream.clone();
+            let ctx_slot = ctx_slot.clone();
+            async move {
+                *ctx_slot.lock().unwrap() = TraceContext::current();
+                upstream.oneshot(Request::get("http://upstream/x").body(()).unwrap()).await
+            }
+        },
+    ));
 
     // Hop 1: a client calling the service, with a tracestate and baggage to carry along.
     let mut first_hop_headers = None;
@@ -46,7 +52,11 @@ async fn traceparent_survives_two_hops_with_correct_parents() {
         async move { service.oneshot(req).await }
     });
     let client = ServiceBuilder::new().layer(ClientTraceLayer::new()).service(capture);
-    let req = Request::get("http://service/").header("tracestate", "vendor=1").header("baggage", "tenant=acme").body(()).unwrap();
+    let req = Request::get("http://service/")
+        .header("tracestate", "vendor=1")
+        .header("baggage", "tenant=acme")
+        .body(())
+        .unwrap();
     client.oneshot(req).await.unwrap();
 
     let hop1 = parse(first_hop_headers.as_ref().unwrap());
@@ -55,7 +65,11 @@ async fn traceparent_survives_two_hops_with_correct_parents() {
     let hop2 = parse(&upstream_headers);
 
     assert_eq!(server.trace_id, hop1.trace_id, "the server continues the client's trace");
-    assert_eq!(server.parent_id, Some(hop1.parent_id), "the server span's parent is hop 1's client span");
+    assert_eq!(
+        server.parent_id,
+        Some(hop1.parent_id),
+        "the server span's parent is hop 1's client span"
+    );
     assert_eq!(hop2.trace_id, hop1.trace_id, "the upstream call stays in the same trace");
     assert_ne!(hop2.parent_id, server.span_id, "the outbound call gets its own client span");
     assert_ne!(hop2.parent_id, hop1.parent_id);
@@ -69,7 +83,8 @@ async fn client_span_is_a_child_of_the_server_span() {
     // relative to: read it back from an explicit context extension.
     let parent = TraceContext::new_root();
     let seen: Seen = Arc::default();
-    let client = ServiceBuilder::new().layer(ClientTraceLayer::new()).service(recorder(seen.clone()));
+    let client =
+        ServiceBuilder::new().layer(ClientTraceLayer::new()).service(recorder(seen.clone()));
     let mut req = Request::get("/").body(()).unwrap();
     req.extensions_mut().insert(parent.clone());
     client.oneshot(req).await.unwrap();

@@ -9,7 +9,8 @@ use platform_core::BoxError;
 #[cfg(feature = "store")]
 pub fn store_check(
     store: platform_core::store::Store,
-) -> impl Fn() -> futures_util::future::BoxFuture<'static, Result<(), BoxError>> + Send + Sync + 'static {
+) -> impl Fn() -> futures_util::future::BoxFuture<'static, Result<(), BoxError>> + Send + Sync + 'static
+{
     move || {
         let store = store.clone();
         Box::pin(async move {
@@ -26,8 +27,10 @@ pub fn store_check(
 #[cfg(feature = "redis")]
 pub fn redis_check(
     conn: redis::aio::ConnectionManager,
-) -> impl Fn() -> futures_util::future::BoxFuture<'static, Result<(), platform_core::BoxError>> + Send + Sync + 'static
-{
+) -> impl Fn() -> futures_util::future::BoxFuture<'static, Result<(), platform_core::BoxError>>
++ Send
++ Sync
++ 'static {
     move || {
         let mut conn = conn.clone();
         Box::pin(async move {

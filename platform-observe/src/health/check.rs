@@ -41,7 +41,12 @@ pub struct CheckOptions {
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        Self { probe: Probe::Readiness, critical: true, timeout: Duration::from_secs(2), cache_ttl: Duration::from_secs(1) }
+        Self {
+            probe: Probe::Readiness,
+            critical: true,
+            timeout: Duration::from_secs(2),
+            cache_ttl: Duration::from_secs(1),
+        }
     }
 }
 

@@ -59,7 +59,12 @@ impl HealthRegistry {
     }
 
     /// Adds a check; a check registered again under the same name replaces the old one.
-    pub fn register(&self, name: impl Into<String>, options: CheckOptions, check: impl HealthCheck) {
+    pub fn register(
+        &self,
+        name: impl Into<String>,
+        options: CheckOptions,
+        check: impl HealthCheck,
+    ) {
         let name = name.into();
         let entry = Arc::new(Entry {
             name: name.clone(),
@@ -88,7 +93,8 @@ impl HealthRegistry {
             all.iter().filter(|e| e.options.probe.includes(probe)).cloned().collect()
         };
         let results = futures_util::future::join_all(entries.iter().map(|e| run_one(e))).await;
-        let checks = entries.iter().map(|e| e.name.clone()).zip(results).collect::<BTreeMap<_, _>>();
+        let checks =
+            entries.iter().map(|e| e.name.clone()).zip(results).collect::<BTreeMap<_, _>>();
         HealthReport::from_checks(checks)
     }
 }

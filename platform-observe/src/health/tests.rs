@@ -58,7 +58,11 @@ async fn a_slow_check_times_out() {
 async fn results_are_cached_for_the_ttl() {
     let h = HealthRegistry::new();
     let calls = Arc::new(AtomicUsize::new(0));
-    h.register("db", CheckOptions::readiness().cache_for(Duration::from_secs(5)), counting(&calls, true));
+    h.register(
+        "db",
+        CheckOptions::readiness().cache_for(Duration::from_secs(5)),
+        counting(&calls, true),
+    );
     assert!(!h.readiness().await.checks["db"].cached);
     let (a, b) = tokio::join!(h.readiness(), h.readiness());
     assert!(a.checks["db"].cached && b.checks["db"].cached);
@@ -72,5 +76,8 @@ async fn results_are_cached_for_the_ttl() {
 async fn an_empty_registry_is_up_and_the_report_serializes() {
     let r = HealthRegistry::new().readiness().await;
     assert_eq!(r.status, Status::Up);
-    assert_eq!(serde_json::to_value(&r).unwrap(), serde_json::json!({"status": "up", "checks": {}}));
+    assert_eq!(
+        serde_json::to_value(&r).unwrap(),
+        serde_json::json!({"status": "up", "checks": {}})
+    );
 }

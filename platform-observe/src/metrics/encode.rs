@@ -93,7 +93,14 @@ impl Exposition {
     ///
     /// `buckets` are `(upper bound, cumulative count)` pairs without `+Inf`; `count` is the
     /// total (the `+Inf` bucket).
-    pub fn histogram(&mut self, name: &str, labels: &[(&str, &str)], buckets: &[(f64, u64)], count: u64, sum: f64) {
+    pub fn histogram(
+        &mut self,
+        name: &str,
+        labels: &[(&str, &str)],
+        buckets: &[(f64, u64)],
+        count: u64,
+        sum: f64,
+    ) {
         let bucket = format!("{name}_bucket");
         let mut le = String::new();
         #[allow(clippy::cast_precision_loss)]

@@ -42,7 +42,9 @@ impl FamilyLimits {
             return Err(format!("{field}.max_series must be at least 1"));
         }
         if self.idle_timeout == Some(Duration::ZERO) {
-            return Err(format!("{field}.idle_timeout must be positive (or absent to keep series)"));
+            return Err(format!(
+                "{field}.idle_timeout must be positive (or absent to keep series)"
+            ));
         }
         Ok(())
     }
@@ -87,7 +89,10 @@ pub(crate) struct Family<M, const N: usize> {
 
 impl<M, const N: usize> std::fmt::Debug for Family<M, N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Family").field("metric", &self.metric_name).field("limits", &self.limits).finish()
+        f.debug_struct("Family")
+            .field("metric", &self.metric_name)
+            .field("limits", &self.limits)
+            .finish()
     }
 }
 
@@ -147,12 +152,12 @@ impl<M, const N: usize> Family<M, N> {
         if let Some(s) = map.get(&Query(&values)) {
             return Arc::clone(s);
         }
-        let values = if map.len() >= self.limits.max_series { self.overflow(values) } else { values };
+        let values =
+            if map.len() >= self.limits.max_series { self.overflow(values) } else { values };
         let key: Key<N> = values.map(Arc::from);
-        Arc::clone(
-            map.entry(key)
-                .or_insert_with(|| Arc::new(Series { metric: (self.make)(), touched: AtomicU64::new(0) })),
-        )
+        Arc::clone(map.entry(key).or_insert_with(|| {
+            Arc::new(Series { metric: (self.make)(), touched: AtomicU64::new(0) })
+        }))
     }
 
     fn overflow<'a>(&self, values: [&'a str; N]) -> [&'a str; N] {

@@ -32,8 +32,12 @@ pub use encode::{CONTENT_TYPE, Exposition, MetricType};
 pub use family::{FamilyLimits, OVERFLOW};
 pub use primitives::DEFAULT_LATENCY_BUCKETS;
 pub use process::{ProcessCollector, RuntimeCollector};
-pub use red::{DefaultRoute, Metrics, MetricsConfig, MetricsLayer, MetricsLayerError, Route, RouteLabel};
-pub use registry::{Collector, CounterFamily, GaugeFamily, HistogramFamily, MetricError, MetricsRegistry};
+pub use red::{
+    DefaultRoute, Metrics, MetricsConfig, MetricsLayer, MetricsLayerError, Route, RouteLabel,
+};
+pub use registry::{
+    Collector, CounterFamily, GaugeFamily, HistogramFamily, MetricError, MetricsRegistry,
+};
 
 #[cfg(feature = "axum")]
 pub use handler::{metrics_handler, metrics_router};

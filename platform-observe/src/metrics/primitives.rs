@@ -78,5 +78,8 @@ fn nanos_to_secs(n: u64) -> f64 {
 
 /// Bounds in seconds to nanoseconds.
 pub(crate) fn bounds_to_nanos(bounds: &[f64]) -> std::sync::Arc<[u64]> {
-    bounds.iter().map(|b| u64::try_from(Duration::from_secs_f64(*b).as_nanos()).unwrap_or(u64::MAX)).collect()
+    bounds
+        .iter()
+        .map(|b| u64::try_from(Duration::from_secs_f64(*b).as_nanos()).unwrap_or(u64::MAX))
+        .collect()
 }

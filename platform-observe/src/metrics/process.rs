@@ -64,21 +64,37 @@ impl Collector for ProcessCollector {
     fn collect(&self, out: &mut Exposition) {
         let read = |p: &str| std::fs::read_to_string(p).ok();
         if let Some(stat) = read("/proc/self/stat").as_deref().and_then(parse_stat) {
-            out.family("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", MetricType::Counter);
+            out.family(
+                "process_cpu_seconds_total",
+                "Total user and system CPU time spent in seconds.",
+                MetricType::Counter,
+            );
             out.sample("process_cpu_seconds_total", &[], stat.cpu_seconds);
             if let Some(btime) = read("/proc/stat").as_deref().and_then(parse_boot_time) {
                 let start = btime as f64 + stat.start_ticks as f64 / TICKS_PER_SECOND;
-                out.family("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.", MetricType::Gauge);
+                out.family(
+                    "process_start_time_seconds",
+                    "Start time of the process since the Unix epoch in seconds.",
+                    MetricType::Gauge,
+                );
                 out.sample("process_start_time_seconds", &[], start);
             }
         }
         if let Some(status) = read("/proc/self/status") {
             if let Some(rss) = parse_status_kb(&status, "VmRSS") {
-                out.family("process_resident_memory_bytes", "Resident memory size in bytes.", MetricType::Gauge);
+                out.family(
+                    "process_resident_memory_bytes",
+                    "Resident memory size in bytes.",
+                    MetricType::Gauge,
+                );
                 out.sample("process_resident_memory_bytes", &[], rss as f64);
             }
             if let Some(vsz) = parse_status_kb(&status, "VmSize") {
-                out.family("process_virtual_memory_bytes", "Virtual memory size in bytes.", MetricType::Gauge);
+                out.family(
+                    "process_virtual_memory_bytes",
+                    "Virtual memory size in bytes.",
+                    MetricType::Gauge,
+                );
                 out.sample("process_virtual_memory_bytes", &[], vsz as f64);
             }
         }
@@ -89,7 +105,11 @@ impl Collector for ProcessCollector {
             out.sample("process_open_fds", &[], n as f64);
         }
         if let Some(max) = read("/proc/self/limits").as_deref().and_then(parse_max_fds) {
-            out.family("process_max_fds", "Maximum number of open file descriptors.", MetricType::Gauge);
+            out.family(
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                MetricType::Gauge,
+            );
             out.sample("process_max_fds", &[], max as f64);
         }
     }
@@ -127,7 +147,11 @@ impl Collector for RuntimeCollector {
         out.sample("tokio_workers", &[], m.num_workers() as f64);
         out.family("tokio_alive_tasks", "Tasks alive in the tokio runtime.", MetricType::Gauge);
         out.sample("tokio_alive_tasks", &[], m.num_alive_tasks() as f64);
-        out.family("tokio_global_queue_depth", "Tasks waiting in the tokio runtime's global queue.", MetricType::Gauge);
+        out.family(
+            "tokio_global_queue_depth",
+            "Tasks waiting in the tokio runtime's global queue.",
+            MetricType::Gauge,
+        );
         out.sample("tokio_global_queue_depth", &[], m.global_queue_depth() as f64);
     }
 }

@@ -23,10 +23,14 @@ pub trait Collector: Send + Sync + 'static {
 #[non_exhaustive]
 pub enum MetricError {
     /// The name does not match `[a-zA-Z_:][a-zA-Z0-9_:]*` (labels: `[a-zA-Z_][a-zA-Z0-9_]*`).
-    #[error("invalid metric or label name `{0}`: use letters, digits and `_` (metrics also `:`), not starting with a digit")]
+    #[error(
+        "invalid metric or label name `{0}`: use letters, digits and `_` (metrics also `:`), not starting with a digit"
+    )]
     InvalidName(String),
     /// Another family of this registry already uses the name.
-    #[error("metric `{0}` is already registered in this registry; register it once and clone the handle")]
+    #[error(
+        "metric `{0}` is already registered in this registry; register it once and clone the handle"
+    )]
     Duplicate(String),
     /// A counter name must end in `_total`.
     #[error("counter `{0}` must end in `_total`")]
@@ -139,7 +143,9 @@ impl MetricsRegistry {
     ) -> Result<HistogramFamily<N>, MetricError> {
         self.reserve(&[name], &labels)?;
         let bounds = bounds_to_nanos(buckets);
-        let family = Family::new(name, [false; N], limits, move || DurationHistogram::new(Arc::clone(&bounds)));
+        let family = Family::new(name, [false; N], limits, move || {
+            DurationHistogram::new(Arc::clone(&bounds))
+        });
         let shared = Arc::new(Labelled { name, help, labels, family });
         self.register_arc(shared.clone());
         Ok(HistogramFamily(shared))
@@ -147,7 +153,8 @@ impl MetricsRegistry {
 
     /// The current values of every family, in the Prometheus text format.
     pub fn encode(&self) -> String {
-        let collectors: Vec<_> = self.inner.collectors.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let collectors: Vec<_> =
+            self.inner.collectors.read().unwrap_or_else(|e| e.into_inner()).clone();
         let mut out = Exposition::new();
         for c in collectors {
             c.collect(&mut out);
@@ -203,11 +210,16 @@ impl<const N: usize> Collector for Labelled<GaugeCell, N> {
 impl<const N: usize> Collector for Labelled<DurationHistogram, N> {
     fn collect(&self, out: &mut Exposition) {
         out.family(self.name, self.help, MetricType::Histogram);
-        self.family.collect(Instant::now(), |_| true, |values, h| {
-            let (buckets, count, total) = h.snapshot();
-            let pairs: Vec<(&str, &str)> = self.labels.iter().copied().zip(values.iter().map(|v| &**v)).collect();
-            out.histogram(self.name, &pairs, &buckets, count, total);
-        });
+        self.family.collect(
+            Instant::now(),
+            |_| true,
+            |values, h| {
+                let (buckets, count, total) = h.snapshot();
+                let pairs: Vec<(&str, &str)> =
+                    self.labels.iter().copied().zip(values.iter().map(|v| &**v)).collect();
+                out.histogram(self.name, &pairs, &buckets, count, total);
+            },
+        );
     }
 }
 

@@ -11,7 +11,10 @@ fn exposition_escapes_help_and_label_values() {
     let mut out = Exposition::new();
     out.family("x_total", "a \\ b\nc", MetricType::Counter);
     out.sample("x_total", &[("k", "q\"\\\n")], 1.0);
-    assert_eq!(out.into_string(), "# HELP x_total a \\\\ b\\nc\n# TYPE x_total counter\nx_total{k=\"q\\\"\\\\\\n\"} 1\n");
+    assert_eq!(
+        out.into_string(),
+        "# HELP x_total a \\\\ b\\nc\n# TYPE x_total counter\nx_total{k=\"q\\\"\\\\\\n\"} 1\n"
+    );
 }
 
 #[test]
@@ -33,13 +36,17 @@ fn names_are_checked() {
         r.gauge("jobs_total", "x", ["q"], FamilyLimits::default()).unwrap_err(),
         MetricError::Duplicate("jobs_total".into())
     );
-    assert!(matches!(r.gauge("g", "x", ["bad-label"], FamilyLimits::default()), Err(MetricError::InvalidName(_))));
+    assert!(matches!(
+        r.gauge("g", "x", ["bad-label"], FamilyLimits::default()),
+        Err(MetricError::InvalidName(_))
+    ));
 }
 
 #[test]
 fn family_folds_label_sets_beyond_the_cap_into_overflow() {
     let limits = FamilyLimits { max_series: 2, idle_timeout: None };
-    let f: Family<CounterCell, 2> = Family::new("t_total", [false, true], limits, CounterCell::default);
+    let f: Family<CounterCell, 2> =
+        Family::new("t_total", [false, true], limits, CounterCell::default);
     let now = Instant::now();
     for route in ["/a", "/b", "/c", "/d"] {
         f.with([route, "GET"], now, |c| c.add(1));
@@ -107,7 +114,12 @@ fn process_collector_reports_this_process() {
     let r = MetricsRegistry::new();
     r.register(ProcessCollector);
     let text = r.encode();
-    for name in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "process_max_fds"] {
+    for name in [
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+    ] {
         assert!(text.contains(&format!("\n{name} ")), "{name} missing in {text}");
     }
 }
@@ -127,7 +139,9 @@ fn runtime_collector_is_absent_outside_a_runtime() {
 #[test]
 fn histogram_family_encodes_cumulative_buckets() {
     let r = MetricsRegistry::new();
-    let h = r.histogram("job_seconds", "Job time.", ["queue"], &[0.1, 1.0], FamilyLimits::default()).unwrap();
+    let h = r
+        .histogram("job_seconds", "Job time.", ["queue"], &[0.1, 1.0], FamilyLimits::default())
+        .unwrap();
     h.observe(["a"], Duration::from_millis(50));
     h.observe(["a"], Duration::from_millis(500));
     h.observe(["a"], Duration::from_secs(5));

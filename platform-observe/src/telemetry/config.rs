@@ -148,9 +148,9 @@ impl TelemetryConfig {
         if self.service_name.trim().is_empty() {
             return Err(invalid("service_name", "must not be empty"));
         }
-        tracing_subscriber::EnvFilter::builder()
-            .parse(&self.filter)
-            .map_err(|e| invalid("filter", format!("`{}` is not a valid filter: {e}", self.filter)))?;
+        tracing_subscriber::EnvFilter::builder().parse(&self.filter).map_err(|e| {
+            invalid("filter", format!("`{}` is not a valid filter: {e}", self.filter))
+        })?;
         self.otlp.validate()
     }
 }
@@ -161,18 +161,28 @@ impl OtlpConfig {
             return Ok(());
         }
         if !cfg!(feature = "otlp") {
-            return Err(invalid("otlp.enabled", "OTLP export needs platform-observe's `otlp` feature"));
+            return Err(invalid(
+                "otlp.enabled",
+                "OTLP export needs platform-observe's `otlp` feature",
+            ));
         }
-        let uri: http::Uri = self
-            .endpoint
-            .parse()
-            .map_err(|e| invalid("otlp.endpoint", format!("`{}` is not a URL: {e}", self.endpoint)))?;
+        let uri: http::Uri = self.endpoint.parse().map_err(|e| {
+            invalid("otlp.endpoint", format!("`{}` is not a URL: {e}", self.endpoint))
+        })?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(invalid("otlp.endpoint", format!("`{}` must be an http(s) URL with a host", self.endpoint)));
+            return Err(invalid(
+                "otlp.endpoint",
+                format!("`{}` must be an http(s) URL with a host", self.endpoint),
+            ));
         }
         for (k, v) in &self.headers {
-            if http::HeaderName::try_from(k.as_str()).is_err() || http::HeaderValue::try_from(v.as_str()).is_err() {
-                return Err(invalid("otlp.headers", format!("`{k}` is not a valid header name and value")));
+            if http::HeaderName::try_from(k.as_str()).is_err()
+                || http::HeaderValue::try_from(v.as_str()).is_err()
+            {
+                return Err(invalid(
+                    "otlp.headers",
+                    format!("`{k}` is not a valid header name and value"),
+                ));
             }
         }
         if self.timeout.is_zero() {

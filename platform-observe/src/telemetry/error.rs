@@ -11,7 +11,9 @@ pub enum InitError {
         message: String,
     },
     /// A global `tracing` subscriber is already set (call `init` once, early in `main`).
-    #[error("a global tracing subscriber is already installed; call platform_observe::init once, first thing in main")]
+    #[error(
+        "a global tracing subscriber is already installed; call platform_observe::init once, first thing in main"
+    )]
     AlreadyInitialized,
     /// An OTLP exporter could not be built.
     #[error("cannot build the OTLP {signal} exporter: {message}")]

@@ -52,7 +52,10 @@ pub fn build(config: &TelemetryConfig) -> Result<(Dispatch, TelemetryGuard), Ini
 }
 
 /// Builds the subscriber writing log lines to `writer` without installing it.
-pub fn build_with_writer<W>(config: &TelemetryConfig, writer: W) -> Result<(Dispatch, TelemetryGuard), InitError>
+pub fn build_with_writer<W>(
+    config: &TelemetryConfig,
+    writer: W,
+) -> Result<(Dispatch, TelemetryGuard), InitError>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -106,6 +109,8 @@ where
     match config.format {
         LogFormat::Pretty => base.pretty().boxed(),
         LogFormat::Compact => base.compact().boxed(),
-        LogFormat::Json => base.json().with_current_span(true).with_span_list(true).flatten_event(true).boxed(),
+        LogFormat::Json => {
+            base.json().with_current_span(true).with_span_list(true).flatten_event(true).boxed()
+        }
     }
 }

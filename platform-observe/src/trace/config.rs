@@ -45,7 +45,9 @@ impl TraceConfig {
             .as_deref()
             .map(|h| {
                 HeaderName::try_from(h).map_err(|_| {
-                    TraceConfigError(format!("response_header `{h}` is not a valid HTTP header name"))
+                    TraceConfigError(format!(
+                        "response_header `{h}` is not a valid HTTP header name"
+                    ))
                 })
             })
             .transpose()

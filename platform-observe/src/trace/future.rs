@@ -24,7 +24,12 @@ pin_project! {
 }
 
 impl<F> ServerResponseFuture<F> {
-    pub(crate) fn new(inner: F, span: tracing::Span, ctx: TraceContext, header: Option<HeaderName>) -> Self {
+    pub(crate) fn new(
+        inner: F,
+        span: tracing::Span,
+        ctx: TraceContext,
+        header: Option<HeaderName>,
+    ) -> Self {
         Self { inner, span, ctx: Some(ctx), header }
     }
 }

@@ -3,7 +3,8 @@
 use std::str::FromStr;
 
 use opentelemetry::trace::{
-    SpanContext, SpanId as OtelSpanId, TraceContextExt, TraceFlags, TraceId as OtelTraceId, TraceState,
+    SpanContext, SpanId as OtelSpanId, TraceContextExt, TraceFlags, TraceId as OtelTraceId,
+    TraceState,
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 

@@ -40,7 +40,9 @@ impl ServerTraceLayer {
 
     /// A layer from a validated configuration.
     pub fn from_config(cfg: &TraceConfig) -> Result<Self, TraceConfigError> {
-        Ok(Self { shared: Arc::new(Shared { header: cfg.header()?, trust_remote: cfg.trust_remote }) })
+        Ok(Self {
+            shared: Arc::new(Shared { header: cfg.header()?, trust_remote: cfg.trust_remote }),
+        })
     }
 }
 

@@ -27,10 +27,15 @@ fn traceparent_parses_valid_and_rejects_invalid() {
         assert_eq!(TraceParent::parse(bad), None, "{bad}");
     }
     // A future version may append fields.
-    assert!(TraceParent::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-future").is_some());
+    assert!(
+        TraceParent::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-future")
+            .is_some()
+    );
 }
 
-fn echo_ctx() -> impl tower::Service<Request<()>, Response = Response<Option<TraceContext>>, Error = Infallible> + Clone {
+fn echo_ctx()
+-> impl tower::Service<Request<()>, Response = Response<Option<TraceContext>>, Error = Infallible>
++ Clone {
     service_fn(|req: Request<()>| async move {
         let current = TraceContext::current();
         assert_eq!(current.as_ref(), req.extensions().get::<TraceContext>());
@@ -41,8 +46,15 @@ fn echo_ctx() -> impl tower::Service<Request<()>, Response = Response<Option<Tra
 #[tokio::test]
 async fn server_continues_a_remote_trace_and_echoes_the_header() {
     let cfg = TraceConfig { response_header: Some("x-trace-id".into()), ..Default::default() };
-    let svc = ServiceBuilder::new().layer(ServerTraceLayer::from_config(&cfg).unwrap()).service(echo_ctx());
-    let req = Request::get("/").header("traceparent", TP).header("tracestate", "k=v").header("baggage", "user=1").body(()).unwrap();
+    let svc = ServiceBuilder::new()
+        .layer(ServerTraceLayer::from_config(&cfg).unwrap())
+        .service(echo_ctx());
+    let req = Request::get("/")
+        .header("traceparent", TP)
+        .header("tracestate", "k=v")
+        .header("baggage", "user=1")
+        .body(())
+        .unwrap();
     let res = svc.oneshot(req).await.unwrap();
     assert_eq!(res.headers()["x-trace-id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     let ctx = res.into_body().unwrap();
@@ -56,8 +68,14 @@ async fn server_continues_a_remote_trace_and_echoes_the_header() {
 
 #[tokio::test]
 async fn server_starts_a_trace_when_absent_invalid_or_untrusted() {
-    let untrusted = ServerTraceLayer::from_config(&TraceConfig { trust_remote: false, ..Default::default() }).unwrap();
-    for (layer, header) in [(ServerTraceLayer::new(), None), (ServerTraceLayer::new(), Some("junk")), (untrusted, Some(TP))] {
+    let untrusted =
+        ServerTraceLayer::from_config(&TraceConfig { trust_remote: false, ..Default::default() })
+            .unwrap();
+    for (layer, header) in [
+        (ServerTraceLayer::new(), None),
+        (ServerTraceLayer::new(), Some("junk")),
+        (untrusted, Some(TP)),
+    ] {
         let svc = ServiceBuilder::new().layer(layer).service(echo_ctx());
         let mut req = Request::get("/");
         if let Some(h) = header {
@@ -76,9 +94,11 @@ fn res_has_header(ctx: &TraceContext) -> bool {
 
 #[tokio::test]
 async fn client_without_context_starts_a_trace() {
-    let svc = ServiceBuilder::new().layer(ClientTraceLayer::new()).service(service_fn(|req: Request<()>| async move {
-        Ok::<_, Infallible>(Response::new(req.headers().get("traceparent").cloned()))
-    }));
+    let svc = ServiceBuilder::new().layer(ClientTraceLayer::new()).service(service_fn(
+        |req: Request<()>| async move {
+            Ok::<_, Infallible>(Response::new(req.headers().get("traceparent").cloned()))
+        },
+    ));
     let tp = svc.oneshot(Request::get("/").body(()).unwrap()).await.unwrap().into_body().unwrap();
     assert!(TraceParent::parse(tp.to_str().unwrap()).is_some());
 }

@@ -45,7 +45,10 @@ impl MetricsLayer {
     }
 
     /// A layer from a validated configuration.
-    pub fn from_config(registry: &MetricsRegistry, cfg: &MetricsConfig) -> Result<Self, MetricsLayerError> {
+    pub fn from_config(
+        registry: &MetricsRegistry,
+        cfg: &MetricsConfig,
+    ) -> Result<Self, MetricsLayerError> {
         cfg.validate()?;
         registry.reserve(&[REQUESTS, DURATION, IN_FLIGHT], &["route", "method", "status"])?;
         let state = Arc::new(RedState::new(cfg));

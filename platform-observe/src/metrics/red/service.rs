@@ -24,7 +24,11 @@ pub struct Metrics<S, R = super::DefaultRoute> {
 
 impl<S: Clone, R> Clone for Metrics<S, R> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), state: Arc::clone(&self.state), route: Arc::clone(&self.route) }
+        Self {
+            inner: self.inner.clone(),
+            state: Arc::clone(&self.state),
+            route: Arc::clone(&self.route),
+        }
     }
 }
 

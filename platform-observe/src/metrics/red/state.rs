@@ -49,10 +49,11 @@ pub(crate) struct RedState {
 impl RedState {
     pub(crate) fn new(cfg: &super::MetricsConfig) -> Self {
         let bounds = crate::metrics::primitives::bounds_to_nanos(&cfg.buckets);
-        let family = Family::new(REQUESTS, [false, true], cfg.limits.clone(), move || RouteSeries {
-            in_flight: GaugeCell::default(),
-            by_class: std::array::from_fn(|_| DurationHistogram::new(Arc::clone(&bounds))),
-        });
+        let family =
+            Family::new(REQUESTS, [false, true], cfg.limits.clone(), move || RouteSeries {
+                in_flight: GaugeCell::default(),
+                by_class: std::array::from_fn(|_| DurationHistogram::new(Arc::clone(&bounds))),
+            });
         Self { family }
     }
 }
@@ -64,17 +65,36 @@ impl Collector for RedState {
         self.family.collect(
             Instant::now(),
             |s| s.in_flight.get() == 0,
-            |k, s| series.push((k[0].clone(), k[1].clone(), s.in_flight.get(), s.by_class.each_ref().map(|h| h.snapshot()))),
+            |k, s| {
+                series.push((
+                    k[0].clone(),
+                    k[1].clone(),
+                    s.in_flight.get(),
+                    s.by_class.each_ref().map(|h| h.snapshot()),
+                ));
+            },
         );
-        out.family(REQUESTS, "HTTP requests served, by route template, method and status class.", MetricType::Counter);
+        out.family(
+            REQUESTS,
+            "HTTP requests served, by route template, method and status class.",
+            MetricType::Counter,
+        );
         for (route, method, _, snaps) in &series {
             for (class, (_, count, _)) in CLASSES.iter().zip(snaps) {
                 if *count > 0 {
-                    out.sample(REQUESTS, &[("route", route), ("method", method), ("status", class)], *count as f64);
+                    out.sample(
+                        REQUESTS,
+                        &[("route", route), ("method", method), ("status", class)],
+                        *count as f64,
+                    );
                 }
             }
         }
-        out.family(DURATION, "Time from receiving an HTTP request to its response headers, in seconds.", MetricType::Histogram);
+        out.family(
+            DURATION,
+            "Time from receiving an HTTP request to its response headers, in seconds.",
+            MetricType::Histogram,
+        );
         for (route, method, _, snaps) in &series {
             for (class, (buckets, count, total)) in CLASSES.iter().zip(snaps) {
                 if *count > 0 {
@@ -83,7 +103,11 @@ impl Collector for RedState {
                 }
             }
         }
-        out.family(IN_FLIGHT, "HTTP requests being served, by route template and method.", MetricType::Gauge);
+        out.family(
+            IN_FLIGHT,
+            "HTTP requests being served, by route template and method.",
+            MetricType::Gauge,
+        );
         for (route, method, in_flight, _) in &series {
             out.sample(IN_FLIGHT, &[("route", route), ("method", method)], *in_flight as f64);
         }

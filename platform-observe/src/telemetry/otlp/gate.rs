@@ -78,10 +78,30 @@ impl Collector for GateCollector {
     fn collect(&self, out: &mut Exposition) {
         type Read = fn(&Gate) -> f64;
         let families: [(&str, &str, MetricType, Read); 4] = [
-            ("platform_telemetry_export_dropped_total", "Telemetry items dropped because the OTLP export queue was full.", MetricType::Counter, |g| g.dropped() as f64),
-            ("platform_telemetry_export_exported_total", "Telemetry items exported over OTLP.", MetricType::Counter, |g| g.exported.load(Ordering::Relaxed) as f64),
-            ("platform_telemetry_export_failed_total", "Telemetry items whose OTLP export failed.", MetricType::Counter, |g| g.failed.load(Ordering::Relaxed) as f64),
-            ("platform_telemetry_export_queued", "Telemetry items queued or being exported over OTLP.", MetricType::Gauge, |g| g.queued.load(Ordering::Relaxed) as f64),
+            (
+                "platform_telemetry_export_dropped_total",
+                "Telemetry items dropped because the OTLP export queue was full.",
+                MetricType::Counter,
+                |g| g.dropped() as f64,
+            ),
+            (
+                "platform_telemetry_export_exported_total",
+                "Telemetry items exported over OTLP.",
+                MetricType::Counter,
+                |g| g.exported.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "platform_telemetry_export_failed_total",
+                "Telemetry items whose OTLP export failed.",
+                MetricType::Counter,
+                |g| g.failed.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "platform_telemetry_export_queued",
+                "Telemetry items queued or being exported over OTLP.",
+                MetricType::Gauge,
+                |g| g.queued.load(Ordering::Relaxed) as f64,
+            ),
         ];
         for (name, help, kind, read) in families {
             out.family(name, help, kind);

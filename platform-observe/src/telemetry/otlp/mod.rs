@@ -5,7 +5,9 @@ mod gate;
 use std::sync::Arc;
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_otlp::{LogExporter, MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{
+    LogExporter, MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
+};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
@@ -55,10 +57,14 @@ impl OtlpProviders {
 
 /// Telemetry about telemetry (and the HTTP client under it) must not be exported again.
 fn exportable(target: &str) -> bool {
-    !["opentelemetry", "reqwest", "hyper", "h2", "platform::observe::telemetry"].iter().any(|p| target.starts_with(p))
+    !["opentelemetry", "reqwest", "hyper", "h2", "platform::observe::telemetry"]
+        .iter()
+        .any(|p| target.starts_with(p))
 }
 
-fn exporter_error(signal: &'static str) -> impl Fn(opentelemetry_otlp::ExporterBuildError) -> InitError {
+fn exporter_error(
+    signal: &'static str,
+) -> impl Fn(opentelemetry_otlp::ExporterBuildError) -> InitError {
     move |e| InitError::Exporter { signal, message: e.to_string() }
 }
 
@@ -66,7 +72,10 @@ fn url(cfg: &TelemetryConfig, path: &str) -> String {
     format!("{}{path}", cfg.otlp.endpoint.trim_end_matches('/'))
 }
 
-pub(crate) fn build(cfg: &TelemetryConfig, registry: &MetricsRegistry) -> Result<(OtlpProviders, Vec<BoxLayer>), InitError> {
+pub(crate) fn build(
+    cfg: &TelemetryConfig,
+    registry: &MetricsRegistry,
+) -> Result<(OtlpProviders, Vec<BoxLayer>), InitError> {
     let o = &cfg.otlp;
     let resource = Resource::builder().with_service_name(cfg.service_name.clone()).build();
     let headers: std::collections::HashMap<_, _> = o.headers.clone().into_iter().collect();
@@ -88,16 +97,26 @@ pub(crate) fn build(cfg: &TelemetryConfig, registry: &MetricsRegistry) -> Result
             .with_max_export_batch_size(o.batch_size)
             .with_scheduled_delay(o.batch_delay)
             .build();
-        let processor = BatchSpanProcessor::builder(GatedSpanExporter { inner: exporter, gate: Arc::clone(&gate) })
-            .with_batch_config(batch)
-            .build();
+        let processor = BatchSpanProcessor::builder(GatedSpanExporter {
+            inner: exporter,
+            gate: Arc::clone(&gate),
+        })
+        .with_batch_config(batch)
+        .build();
         let provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
-            .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(o.sample_ratio))))
+            .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+                o.sample_ratio,
+            ))))
             .with_span_processor(GatedSpans { inner: processor, gate: Arc::clone(&gate) })
             .build();
         let tracer = provider.tracer("platform-observe");
-        layers.push(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(filter_fn(|m| exportable(m.target()))).boxed());
+        layers.push(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(filter_fn(|m| exportable(m.target())))
+                .boxed(),
+        );
         gates.push(gate);
         Some(provider)
     } else {
@@ -114,7 +133,8 @@ pub(crate) fn build(cfg: &TelemetryConfig, registry: &MetricsRegistry) -> Result
             .build()
             .map_err(exporter_error("metrics"))?;
         let reader = PeriodicReader::builder(exporter).with_interval(o.metrics_interval).build();
-        let provider = SdkMeterProvider::builder().with_resource(resource.clone()).with_reader(reader).build();
+        let provider =
+            SdkMeterProvider::builder().with_resource(resource.clone()).with_reader(reader).build();
         opentelemetry::global::set_meter_provider(provider.clone());
         Some(provider)
     } else {
@@ -136,14 +156,18 @@ pub(crate) fn build(cfg: &TelemetryConfig, registry: &MetricsRegistry) -> Result
             .with_max_export_batch_size(o.batch_size)
             .with_scheduled_delay(o.batch_delay)
             .build();
-        let processor = BatchLogProcessor::builder(GatedLogExporter { inner: exporter, gate: Arc::clone(&gate) })
-            .with_batch_config(batch)
-            .build();
+        let processor = BatchLogProcessor::builder(GatedLogExporter {
+            inner: exporter,
+            gate: Arc::clone(&gate),
+        })
+        .with_batch_config(batch)
+        .build();
         let provider = SdkLoggerProvider::builder()
             .with_resource(resource)
             .with_log_processor(GatedLogs { inner: processor, gate: Arc::clone(&gate) })
             .build();
-        let bridge = opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&provider);
+        let bridge =
+            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&provider);
         layers.push(bridge.with_filter(filter_fn(|m| exportable(m.target()))).boxed());
         gates.push(gate);
         Some(provider)
