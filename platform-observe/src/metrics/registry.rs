@@ -102,15 +102,7 @@ impl MetricsRegistry {
         if !name.ends_with("_total") {
             return Err(MetricError::CounterSuffix(name.to_owned()));
         }
-        self.reserve(&[name], &labels)?;
-        let shared = Arc::new(Labelled {
-            name,
-            help,
-            labels,
-            family: Family::new(name, [false; N], limits, CounterCell::default),
-        });
-        self.register_arc(shared.clone());
-        Ok(CounterFamily(shared))
+        self.labelled(name, help, labels, limits, CounterCell::default).map(CounterFamily)
     }
 
     /// Registers a labelled gauge.
@@ -121,15 +113,7 @@ impl MetricsRegistry {
         labels: [&'static str; N],
         limits: FamilyLimits,
     ) -> Result<GaugeFamily<N>, MetricError> {
-        self.reserve(&[name], &labels)?;
-        let shared = Arc::new(Labelled {
-            name,
-            help,
-            labels,
-            family: Family::new(name, [false; N], limits, GaugeCell::default),
-        });
-        self.register_arc(shared.clone());
-        Ok(GaugeFamily(shared))
+        self.labelled(name, help, labels, limits, GaugeCell::default).map(GaugeFamily)
     }
 
     /// Registers a labelled histogram of durations with `buckets` (seconds, ascending).
@@ -149,6 +133,29 @@ impl MetricsRegistry {
         let shared = Arc::new(Labelled { name, help, labels, family });
         self.register_arc(shared.clone());
         Ok(HistogramFamily(shared))
+    }
+
+    /// Reserves the names and registers a family whose series start as `make()`.
+    fn labelled<M, const N: usize>(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        labels: [&'static str; N],
+        limits: FamilyLimits,
+        make: impl Fn() -> M + Send + Sync + 'static,
+    ) -> Result<Arc<Labelled<M, N>>, MetricError>
+    where
+        Labelled<M, N>: Collector,
+    {
+        self.reserve(&[name], &labels)?;
+        let shared = Arc::new(Labelled {
+            name,
+            help,
+            labels,
+            family: Family::new(name, [false; N], limits, make),
+        });
+        self.register_arc(shared.clone());
+        Ok(shared)
     }
 
     /// The current values of every family, in the Prometheus text format.

@@ -3,7 +3,7 @@ use std::task::{Context, Poll};
 use http::{HeaderName, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing::field::{Empty, display};
+use tracing::field::Empty;
 
 use super::context::TraceContext;
 use super::future::ClientResponseFuture;
@@ -85,11 +85,7 @@ where
         );
         #[cfg(feature = "otlp")]
         let ctx = super::otel::client_ids(&span, ctx);
-        span.record("trace_id", display(ctx.trace_id));
-        span.record("span_id", display(ctx.span_id));
-        if let Some(p) = ctx.parent_id {
-            span.record("parent_id", display(p));
-        }
+        ctx.record_on(&span);
         let headers = req.headers_mut();
         headers.insert(HeaderName::from_static(TRACEPARENT), ctx.traceparent().to_header_value());
         for (name, value) in [(TRACESTATE, &ctx.tracestate), (BAGGAGE, &ctx.baggage)] {

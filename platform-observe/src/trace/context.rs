@@ -183,6 +183,15 @@ impl TraceContext {
         CURRENT.with(|c| c.borrow().as_ref().map(|c| c.trace_id))
     }
 
+    /// Records the ids on a span declared with empty `trace_id`, `span_id`, `parent_id`.
+    pub(crate) fn record_on(&self, span: &tracing::Span) {
+        span.record("trace_id", tracing::field::display(self.trace_id));
+        span.record("span_id", tracing::field::display(self.span_id));
+        if let Some(p) = self.parent_id {
+            span.record("parent_id", tracing::field::display(p));
+        }
+    }
+
     /// Runs `fut` with this context as [`current`](Self::current) while it is polled.
     pub fn scope<F>(self, fut: F) -> super::future::Scoped<F> {
         super::future::Scoped::new(self, fut)

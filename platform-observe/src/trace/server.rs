@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 use http::{HeaderMap, HeaderName, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
-use tracing::field::{Empty, display};
+use tracing::field::Empty;
 
 use super::config::{TraceConfig, TraceConfigError};
 use super::context::{Enter, SpanId, TraceContext, TraceParent};
@@ -126,11 +126,7 @@ where
         let ctx = remote.unwrap_or_else(TraceContext::new_root);
         #[cfg(feature = "otlp")]
         let ctx = super::otel::server_ids(&span, ctx);
-        span.record("trace_id", display(ctx.trace_id));
-        span.record("span_id", display(ctx.span_id));
-        if let Some(p) = ctx.parent_id {
-            span.record("parent_id", display(p));
-        }
+        ctx.record_on(&span);
         req.extensions_mut().insert(ctx.clone());
         let mut slot = Some(ctx);
         let fut = {

@@ -2,6 +2,7 @@
 
 mod gate;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use opentelemetry::trace::TracerProvider as _;
@@ -68,8 +69,18 @@ fn exporter_error(
     move |e| InitError::Exporter { signal, message: e.to_string() }
 }
 
-fn url(cfg: &TelemetryConfig, path: &str) -> String {
-    format!("{}{path}", cfg.otlp.endpoint.trim_end_matches('/'))
+/// HTTP/protobuf to `<endpoint><path>` with the configured timeout and headers.
+fn http<B: WithExportConfig + WithHttpConfig>(
+    builder: B,
+    cfg: &TelemetryConfig,
+    path: &str,
+    headers: &HashMap<String, String>,
+) -> B {
+    builder
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(format!("{}{path}", cfg.otlp.endpoint.trim_end_matches('/')))
+        .with_timeout(cfg.otlp.timeout)
+        .with_headers(headers.clone())
 }
 
 pub(crate) fn build(
@@ -78,18 +89,13 @@ pub(crate) fn build(
 ) -> Result<(OtlpProviders, Vec<BoxLayer>), InitError> {
     let o = &cfg.otlp;
     let resource = Resource::builder().with_service_name(cfg.service_name.clone()).build();
-    let headers: std::collections::HashMap<_, _> = o.headers.clone().into_iter().collect();
+    let headers: HashMap<_, _> = o.headers.clone().into_iter().collect();
     let mut layers: Vec<BoxLayer> = Vec::new();
     let mut gates = Vec::new();
 
     let traces = if o.traces {
         let gate = Gate::new("traces", o.queue_size);
-        let exporter = SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(url(cfg, "/v1/traces"))
-            .with_timeout(o.timeout)
-            .with_headers(headers.clone())
+        let exporter = http(SpanExporter::builder().with_http(), cfg, "/v1/traces", &headers)
             .build()
             .map_err(exporter_error("traces"))?;
         let batch = opentelemetry_sdk::trace::BatchConfigBuilder::default()
@@ -124,12 +130,7 @@ pub(crate) fn build(
     };
 
     let metrics = if o.metrics {
-        let exporter = MetricExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(url(cfg, "/v1/metrics"))
-            .with_timeout(o.timeout)
-            .with_headers(headers.clone())
+        let exporter = http(MetricExporter::builder().with_http(), cfg, "/v1/metrics", &headers)
             .build()
             .map_err(exporter_error("metrics"))?;
         let reader = PeriodicReader::builder(exporter).with_interval(o.metrics_interval).build();
@@ -143,14 +144,9 @@ pub(crate) fn build(
 
     let logs = if o.logs {
         let gate = Gate::new("logs", o.queue_size);
-        let exporter = LogExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(url(cfg, "/v1/logs"))
-            .with_timeout(o.timeout)
-            .with_headers(headers)
-            .build()
-            .map_err(exporter_error("logs"))?;
+        let exporter = LogExporter::builder().with_http();
+        let exporter =
+            http(exporter, cfg, "/v1/logs", &headers).build().map_err(exporter_error("logs"))?;
         let batch = opentelemetry_sdk::logs::BatchConfigBuilder::default()
             .with_max_queue_size(o.queue_size)
             .with_max_export_batch_size(o.batch_size)
