@@ -67,6 +67,21 @@ impl Gate {
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
+
+    /// Items exported.
+    pub(crate) fn exported(&self) -> u64 {
+        self.exported.load(Ordering::Relaxed)
+    }
+
+    /// Items whose export failed.
+    pub(crate) fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// `traces` or `logs`.
+    pub(crate) fn signal(&self) -> &'static str {
+        self.signal
+    }
 }
 
 /// Writes `platform_telemetry_export_*` for every gate.
@@ -88,13 +103,13 @@ impl Collector for GateCollector {
                 "platform_telemetry_export_exported_total",
                 "Telemetry items exported over OTLP.",
                 MetricType::Counter,
-                |g| g.exported.load(Ordering::Relaxed) as f64,
+                |g| g.exported() as f64,
             ),
             (
                 "platform_telemetry_export_failed_total",
                 "Telemetry items whose OTLP export failed.",
                 MetricType::Counter,
-                |g| g.failed.load(Ordering::Relaxed) as f64,
+                |g| g.failed() as f64,
             ),
             (
                 "platform_telemetry_export_queued",
@@ -207,5 +222,32 @@ impl<E: LogExporter> LogExporter for GatedLogExporter<E> {
     }
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_gate_drops_and_counts_until_an_export_frees_room() {
+        let gate = Gate::new("traces", 2);
+        assert!(gate.admit() && gate.admit());
+        assert!(!gate.admit());
+        assert!(!gate.admit());
+        assert_eq!(gate.dropped(), 2);
+        gate.release(1, true);
+        assert!(gate.admit());
+        gate.release(2, false);
+        assert_eq!((gate.exported(), gate.failed()), (1, 2));
+        assert_eq!(gate.queued.load(Ordering::Relaxed), 0);
+        let mut out = Exposition::new();
+        GateCollector(vec![gate]).collect(&mut out);
+        let text = out.into_string();
+        assert!(
+            text.contains("platform_telemetry_export_dropped_total{signal=\"traces\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("platform_telemetry_export_queued{signal=\"traces\"} 0\n"), "{text}");
     }
 }

@@ -5,6 +5,8 @@ mod gate;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use opentelemetry::KeyValue;
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{
     LogExporter, MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
@@ -53,6 +55,26 @@ impl OtlpProviders {
         if let Some(p) = self.logs {
             let _ = p.shutdown();
         }
+    }
+}
+
+/// The export-queue counters as OTLP metrics too (`platform.telemetry.export.*`).
+fn export_gate_counters(provider: &SdkMeterProvider, gates: &[Arc<Gate>]) {
+    let meter = provider.meter("platform-observe");
+    for (name, read) in [
+        ("platform.telemetry.export.dropped", Gate::dropped as fn(&Gate) -> u64),
+        ("platform.telemetry.export.exported", Gate::exported),
+        ("platform.telemetry.export.failed", Gate::failed),
+    ] {
+        let gates = gates.to_vec();
+        meter
+            .u64_observable_counter(name)
+            .with_callback(move |obs| {
+                for g in &gates {
+                    obs.observe(read(g), &[KeyValue::new("signal", g.signal())]);
+                }
+            })
+            .build();
     }
 }
 
@@ -129,24 +151,11 @@ pub(crate) fn build(
         None
     };
 
-    let metrics = if o.metrics {
-        let exporter = http(MetricExporter::builder().with_http(), cfg, "/v1/metrics", &headers)
-            .build()
-            .map_err(exporter_error("metrics"))?;
-        let reader = PeriodicReader::builder(exporter).with_interval(o.metrics_interval).build();
-        let provider =
-            SdkMeterProvider::builder().with_resource(resource.clone()).with_reader(reader).build();
-        opentelemetry::global::set_meter_provider(provider.clone());
-        Some(provider)
-    } else {
-        None
-    };
-
     let logs = if o.logs {
         let gate = Gate::new("logs", o.queue_size);
-        let exporter = LogExporter::builder().with_http();
-        let exporter =
-            http(exporter, cfg, "/v1/logs", &headers).build().map_err(exporter_error("logs"))?;
+        let exporter = http(LogExporter::builder().with_http(), cfg, "/v1/logs", &headers)
+            .build()
+            .map_err(exporter_error("logs"))?;
         let batch = opentelemetry_sdk::logs::BatchConfigBuilder::default()
             .with_max_queue_size(o.queue_size)
             .with_max_export_batch_size(o.batch_size)
@@ -159,13 +168,27 @@ pub(crate) fn build(
         .with_batch_config(batch)
         .build();
         let provider = SdkLoggerProvider::builder()
-            .with_resource(resource)
+            .with_resource(resource.clone())
             .with_log_processor(GatedLogs { inner: processor, gate: Arc::clone(&gate) })
             .build();
         let bridge =
             opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&provider);
         layers.push(bridge.with_filter(filter_fn(|m| exportable(m.target()))).boxed());
         gates.push(gate);
+        Some(provider)
+    } else {
+        None
+    };
+
+    let metrics = if o.metrics {
+        let exporter = http(MetricExporter::builder().with_http(), cfg, "/v1/metrics", &headers)
+            .build()
+            .map_err(exporter_error("metrics"))?;
+        let reader = PeriodicReader::builder(exporter).with_interval(o.metrics_interval).build();
+        let provider =
+            SdkMeterProvider::builder().with_resource(resource).with_reader(reader).build();
+        export_gate_counters(&provider, &gates);
+        opentelemetry::global::set_meter_provider(provider.clone());
         Some(provider)
     } else {
         None
