@@ -1,5 +1,6 @@
 //! Spans exported over OTLP/HTTP reach an in-test receiver with their names and
-//! parent/child links intact across client → server → client layers.
+//! parent/child links intact across client → server → client layers; log events arrive
+//! as log records carrying the trace and span of the request they were written in.
 #![cfg(feature = "otlp")]
 
 use std::convert::Infallible;
@@ -10,18 +11,35 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
 use http::{Request, Response};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use platform_observe::TelemetryConfig;
 use platform_observe::trace::{ClientTraceLayer, ServerTraceLayer, TraceParent};
 use prost::Message;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
-type Received = Arc<Mutex<Vec<Span>>>;
+#[derive(Clone, Default)]
+struct Received {
+    spans: Arc<Mutex<Vec<Span>>>,
+    logs: Arc<Mutex<Vec<LogRecord>>>,
+}
 
-async fn receive_traces(State(spans): State<Received>, body: Bytes) -> &'static str {
+async fn receive_logs(State(received): State<Received>, body: Bytes) -> &'static str {
+    let req = ExportLogsServiceRequest::decode(body).expect("an OTLP protobuf body");
+    let mut logs = received.logs.lock().unwrap();
+    for rl in req.resource_logs {
+        for sl in rl.scope_logs {
+            logs.extend(sl.log_records);
+        }
+    }
+    ""
+}
+
+async fn receive_traces(State(received): State<Received>, body: Bytes) -> &'static str {
     let req = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf body");
-    let mut spans = spans.lock().unwrap();
+    let mut spans = received.spans.lock().unwrap();
     for rs in req.resource_spans {
         let service = rs.resource.unwrap().attributes.into_iter().find(|a| a.key == "service.name");
         assert!(format!("{service:?}").contains("otlp-test"));
@@ -33,16 +51,16 @@ async fn receive_traces(State(spans): State<Received>, body: Bytes) -> &'static 
 }
 
 async fn start_receiver() -> (String, Received) {
-    let spans = Received::default();
+    let received = Received::default();
     let app = Router::new()
         .route("/v1/traces", post(receive_traces))
-        .route("/v1/logs", post(|| async { "" }))
+        .route("/v1/logs", post(receive_logs))
         .route("/v1/metrics", post(|| async { "" }))
-        .with_state(spans.clone());
+        .with_state(received.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), spans)
+    (format!("http://{addr}"), received)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,6 +86,7 @@ async fn exported_spans_keep_names_and_parent_links() {
     ));
     let server = ServiceBuilder::new().layer(ServerTraceLayer::new()).service(service_fn(
         move |_req: Request<()>| {
+            tracing::info!("serving the order");
             upstream.clone().oneshot(Request::get("http://upstream/").body(()).unwrap())
         },
     ));
@@ -77,7 +96,7 @@ async fn exported_spans_keep_names_and_parent_links() {
     // Shutdown flushes the batch; it blocks, so run it off the runtime's workers.
     tokio::task::spawn_blocking(move || guard.shutdown()).await.unwrap();
 
-    let spans = received.lock().unwrap().clone();
+    let spans = received.spans.lock().unwrap().clone();
     let by_name = |name: &str| spans.iter().filter(|s| s.name == name).cloned().collect::<Vec<_>>();
     let clients = by_name("http.client");
     let servers = by_name("http.request");
@@ -101,4 +120,12 @@ async fn exported_spans_keep_names_and_parent_links() {
         "the injected parent is the exported client span"
     );
     assert_eq!(tp.trace_id.0.as_slice(), outer.trace_id.as_slice());
+
+    let logs = received.logs.lock().unwrap().clone();
+    let log = logs
+        .iter()
+        .find(|l| format!("{:?}", l.body).contains("serving the order"))
+        .unwrap_or_else(|| panic!("the event reached the log receiver: {logs:#?}"));
+    assert_eq!(log.trace_id, server.trace_id, "the log record carries the request's trace");
+    assert_eq!(log.span_id, server.span_id, "and the server span it was written in");
 }
