@@ -1,8 +1,47 @@
 //! Observability for Platform SDK services.
 //!
-//! This crate will hold one-call telemetry setup (tracing, OpenTelemetry export, a
-//! Prometheus endpoint), a RED metrics tower layer, W3C trace-context propagation layers,
-//! a health-check registry with liveness and readiness endpoints, resource-pressure
-//! sampling, and the audit trail. Its modules land with the observability issue; until
-//! then the crate is an empty, publishable member of the workspace.
+//! * [`init`] — one call wiring `tracing` (env-filter, pretty or JSON output), optional
+//!   OTLP export of traces, metrics and logs (feature `otlp`) and a Prometheus registry;
+//!   the returned [`TelemetryGuard`] flushes and shuts everything down on drop;
+//! * [`metrics`] — a Prometheus registry with capped, idle-evicted labelled families, the
+//!   RED [`MetricsLayer`](metrics::MetricsLayer), process and tokio runtime collectors, and
+//!   (feature `axum`) the `/metrics` endpoint;
+//! * [`trace`] — W3C trace-context propagation: a server layer extracting `traceparent`,
+//!   `tracestate` and `baggage` into a span per request, a client layer injecting them;
+//! * [`health`] — a [`HealthRegistry`](health::HealthRegistry) of liveness and readiness
+//!   checks with timeouts and cached results, and (feature `axum`) `/health/live` and
+//!   `/health/ready`.
+//!
+//! The guide is `docs/observability.md` in the repository.
+//!
+//! Resource-pressure sampling, the audit trail and centralized log search join this crate
+//! as the modules `pressure`, `audit` and `logs`, each behind its own feature.
+//!
+//! # Example
+//!
+//! ```
+//! use platform_observe::{TelemetryConfig, metrics::MetricsLayer};
+//!
+//! let cfg: TelemetryConfig = serde_json::from_str(
+//!     r#"{ "service_name": "orders", "filter": "info", "format": "json" }"#,
+//! ).unwrap();
+//! // `init` installs the global subscriber; a test uses `build` and a scoped dispatch.
+//! let (dispatch, guard) = platform_observe::telemetry::build(&cfg).unwrap();
+//! let red = MetricsLayer::new(guard.metrics()).unwrap();
+//! tracing::dispatcher::with_default(&dispatch, || tracing::info!("ready"));
+//! # drop(red);
+//! assert!(guard.metrics().encode().contains("process_cpu_seconds_total"));
+//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod health;
+pub mod metrics;
+pub mod telemetry;
+pub mod trace;
+
+pub use telemetry::{InitError, TelemetryConfig, TelemetryGuard, init};
+
+/// The observability guide's examples, compiled (and run where possible) as doctests.
+#[cfg(all(doctest, feature = "axum"))]
+#[doc = include_str!("../../docs/observability.md")]
+pub struct ObservabilityGuideDoctests;

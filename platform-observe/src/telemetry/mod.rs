@@ -1,0 +1,116 @@
+//! One-call telemetry: `tracing` output, optional OTLP export and a Prometheus registry.
+//!
+//! [`init`] installs the global subscriber and returns a [`TelemetryGuard`]; [`build`]
+//! returns the subscriber as a [`Dispatch`] instead (tests, embedding), and
+//! [`build_with_writer`] also redirects the log output.
+//!
+//! `init` works inside and outside a tokio runtime: OpenTelemetry's batch processors and
+//! periodic metric reader run on their own threads with a blocking HTTP client, and the
+//! tokio runtime collector is added only when a runtime is current.
+
+mod config;
+mod error;
+mod guard;
+
+#[cfg(feature = "otlp")]
+pub(crate) mod otlp;
+
+use tracing::Dispatch;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
+
+pub use config::{LogFormat, OtlpConfig, PrometheusConfig, TelemetryConfig};
+pub use error::InitError;
+pub use guard::TelemetryGuard;
+
+use crate::metrics::{MetricsRegistry, ProcessCollector, RuntimeCollector};
+
+/// The subscriber's layers sit on the filtered registry.
+pub(crate) type Base = tracing_subscriber::layer::Layered<EnvFilter, Registry>;
+pub(crate) type BoxLayer = Box<dyn Layer<Base> + Send + Sync + 'static>;
+
+/// Installs telemetry as the global `tracing` subscriber.
+///
+/// Call it once, first thing in `main`, and keep the guard alive.
+///
+/// ```
+/// let guard = platform_observe::init(platform_observe::TelemetryConfig::default()).unwrap();
+/// tracing::info!("service started");
+/// // Serve guard.metrics() at /metrics; dropping the guard flushes exports.
+/// # drop(guard);
+/// ```
+pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
+    let (dispatch, guard) = build(&config)?;
+    tracing::dispatcher::set_global_default(dispatch).map_err(|_| InitError::AlreadyInitialized)?;
+    Ok(guard)
+}
+
+/// Builds the subscriber writing to stdout without installing it.
+pub fn build(config: &TelemetryConfig) -> Result<(Dispatch, TelemetryGuard), InitError> {
+    build_with_writer(config, std::io::stdout)
+}
+
+/// Builds the subscriber writing log lines to `writer` without installing it.
+pub fn build_with_writer<W>(
+    config: &TelemetryConfig,
+    writer: W,
+) -> Result<(Dispatch, TelemetryGuard), InitError>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    config.validate()?;
+    let filter = filter(config);
+    let metrics = MetricsRegistry::new();
+    if config.prometheus.process_metrics {
+        metrics.register(ProcessCollector);
+    }
+    if config.prometheus.runtime_metrics
+        && let Some(rt) = RuntimeCollector::current()
+    {
+        metrics.register(rt);
+    }
+    #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
+    let mut layers: Vec<BoxLayer> = vec![fmt_layer(config, writer)];
+
+    #[cfg(feature = "otlp")]
+    let otlp = if config.otlp.enabled {
+        let (providers, otel_layers) = otlp::build(config, &metrics)?;
+        layers.extend(otel_layers);
+        Some(providers)
+    } else {
+        None
+    };
+
+    let subscriber = Registry::default().with(filter).with(layers);
+    let guard = TelemetryGuard {
+        metrics,
+        #[cfg(feature = "otlp")]
+        otlp,
+    };
+    Ok((Dispatch::new(subscriber), guard))
+}
+
+fn filter(config: &TelemetryConfig) -> EnvFilter {
+    let from_env = config
+        .use_rust_log
+        .then(|| std::env::var(EnvFilter::DEFAULT_ENV).ok())
+        .flatten()
+        .and_then(|v| EnvFilter::builder().parse(v).ok());
+    // `validate` has checked the configured directives.
+    from_env.unwrap_or_else(|| EnvFilter::builder().parse_lossy(&config.filter))
+}
+
+fn fmt_layer<W>(config: &TelemetryConfig, writer: W) -> BoxLayer
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let base = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(config.ansi);
+    match config.format {
+        LogFormat::Pretty => base.pretty().boxed(),
+        LogFormat::Compact => base.compact().boxed(),
+        LogFormat::Json => {
+            base.json().with_current_span(true).with_span_list(true).flatten_event(true).boxed()
+        }
+    }
+}
