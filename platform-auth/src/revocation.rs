@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
-use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::error::{AuthError, StoreError};
@@ -102,14 +101,15 @@ impl RevocationStore for MemoryRevocationStore {
 
 #[derive(Debug, Default)]
 struct Snapshot {
-    loaded_at: Option<Instant>,
+    /// Unix seconds of the load.
+    loaded_at: Option<u64>,
     tokens: HashSet<String>,
     sessions: HashSet<String>,
     subjects: HashMap<String, u64>,
 }
 
 impl Snapshot {
-    fn from_records(records: Vec<Revocation>, loaded_at: Instant) -> Self {
+    fn from_records(records: Vec<Revocation>, loaded_at: u64) -> Self {
         let mut s = Self { loaded_at: Some(loaded_at), ..Self::default() };
         for r in records {
             s.add(r);
@@ -182,7 +182,8 @@ impl Revocations {
         Self { inner: Arc::new(Inner { store, refresh, retain, clock, snapshot, loading }) }
     }
 
-    /// Sets the refresh interval: the propagation bound across instances.
+    /// Sets the refresh interval (whole seconds; the wall clock): the propagation bound
+    /// across instances.
     pub fn refresh_every(self, refresh: Duration) -> Self {
         let i = &self.inner;
         Self::build(i.store.clone(), refresh, i.retain, i.clock.clone())
@@ -251,8 +252,8 @@ impl Revocations {
         if self.is_current(&snap) {
             return Ok(snap.revokes(claims));
         }
-        let started = Instant::now();
-        let records = self.inner.store.active(self.inner.clock.now()).await?;
+        let started = self.inner.clock.now();
+        let records = self.inner.store.active(started).await?;
         let fresh = Snapshot::from_records(records, started);
         let revoked = fresh.revokes(claims);
         self.inner.snapshot.store(Arc::new(fresh));
@@ -260,6 +261,7 @@ impl Revocations {
     }
 
     fn is_current(&self, snap: &Snapshot) -> bool {
-        snap.loaded_at.is_some_and(|t| t.elapsed() < self.inner.refresh)
+        let now = self.inner.clock.now();
+        snap.loaded_at.is_some_and(|t| now.saturating_sub(t) < self.inner.refresh.as_secs())
     }
 }

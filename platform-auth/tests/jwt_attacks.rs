@@ -45,7 +45,12 @@ async fn alg_none_is_refused_in_every_casing() {
 async fn empty_or_stripped_signatures_are_refused() {
     let good = sign(&header(Algorithm::HS256, "k1"), &claims(), &hs_encoding());
     let (unsigned, _sig) = good.rsplit_once('.').expect("three parts");
-    for token in [format!("{unsigned}."), unsigned.to_owned(), format!("{unsigned}.."), format!("{unsigned}.AAAA")] {
+    for token in [
+        format!("{unsigned}."),
+        unsigned.to_owned(),
+        format!("{unsigned}.."),
+        format!("{unsigned}.AAAA"),
+    ] {
         let err = hs_verifier().verify(&token).await.expect_err(&token);
         assert!(
             matches!(err, AuthError::InvalidSignature | AuthError::Malformed(_)),
@@ -59,7 +64,8 @@ async fn rs256_public_key_used_as_hmac_secret_is_refused() {
     let keys = KeySet::new(rsa_key("rsa"));
     let public_pem = fixture("rsa_public.pem");
     // The classic confusion: HS256 signed with the RSA public key, naming the RSA kid.
-    let forged = sign(&header(Algorithm::HS256, "rsa"), &claims(), &EncodingKey::from_secret(&public_pem));
+    let forged =
+        sign(&header(Algorithm::HS256, "rsa"), &claims(), &EncodingKey::from_secret(&public_pem));
     let err = verifier(keys.clone()).verify(&forged).await.expect_err("confusion");
     assert!(matches!(err, AuthError::AlgorithmMismatch { .. }), "{err:?}");
     // Without a kid the HS256 token finds no HS256 key at all.
@@ -140,8 +146,9 @@ async fn required_claims_must_be_present() {
     c.as_object_mut().expect("object").remove("nbf");
     let token = sign(&header(Algorithm::HS256, "k1"), &c, &hs_encoding());
     assert!(hs_verifier().verify(&token).await.is_ok());
-    let strict = Verifier::new(KeySet::new(hs_key("k1")), VerifierConfig::new(ISS, AUD).require_nbf(true))
-        .with_clock(platform_auth::Clock::fixed(NOW));
+    let strict =
+        Verifier::new(KeySet::new(hs_key("k1")), VerifierConfig::new(ISS, AUD).require_nbf(true))
+            .with_clock(platform_auth::Clock::fixed(NOW));
     assert!(matches!(strict.verify(&token).await, Err(AuthError::InvalidClaim("nbf"))));
 }
 
@@ -161,7 +168,10 @@ async fn wrong_iss_aud_or_typ_is_refused() {
         let mut h = header(Algorithm::HS256, "k1");
         h.typ = typ.map(str::to_owned);
         let t = sign(&h, &claims(), &hs_encoding());
-        assert!(matches!(hs_verifier().verify(&t).await, Err(AuthError::InvalidClaim("typ"))), "{typ:?}");
+        assert!(
+            matches!(hs_verifier().verify(&t).await, Err(AuthError::InvalidClaim("typ"))),
+            "{typ:?}"
+        );
     }
     // RFC 7515: the media type compares case-insensitively, `application/` optional.
     let mut h = header(Algorithm::HS256, "k1");
@@ -182,7 +192,10 @@ async fn leeway_boundaries_are_exact() {
     assert!(v.verify(&token(NOW - leeway, NOW - 600)).await.is_ok(), "exp + leeway == now");
     assert!(matches!(v.verify(&token(NOW - leeway - 1, NOW - 600)).await, Err(AuthError::Expired)));
     assert!(v.verify(&token(NOW + 60, NOW + leeway)).await.is_ok(), "nbf - leeway == now");
-    assert!(matches!(v.verify(&token(NOW + 60, NOW + leeway + 1)).await, Err(AuthError::NotYetValid)));
+    assert!(matches!(
+        v.verify(&token(NOW + 60, NOW + leeway + 1)).await,
+        Err(AuthError::NotYetValid)
+    ));
     assert!(leeway <= 30, "the default leeway stays small");
 }
 

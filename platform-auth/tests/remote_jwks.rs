@@ -14,8 +14,8 @@ use axum::routing::get;
 use common::*;
 use platform_auth::AuthError;
 use platform_auth::jwt::{
-    FetchFuture, HttpJwksFetcher, Issuer, JwkSet, JwksFetcher, KeySet, RemoteJwks, RemoteJwksConfig,
-    Verifier, VerifierConfig,
+    FetchFuture, HttpJwksFetcher, Issuer, JwkSet, JwksFetcher, KeySet, RemoteJwks,
+    RemoteJwksConfig, Verifier, VerifierConfig,
 };
 
 #[derive(Clone)]
@@ -74,7 +74,8 @@ async fn unknown_kid_refetch_is_rate_limited() {
     let pem = fixture("ed_a_private.pem");
     let enc = jsonwebtoken::EncodingKey::from_ed_pem(&pem).expect("pem");
     for i in 0..20 {
-        let t = sign(&header(jsonwebtoken::Algorithm::EdDSA, &format!("made-up-{i}")), &claims(), &enc);
+        let t =
+            sign(&header(jsonwebtoken::Algorithm::EdDSA, &format!("made-up-{i}")), &claims(), &enc);
         assert!(matches!(v.verify(&t).await, Err(AuthError::UnknownKey)));
     }
     assert_eq!(server.hits.load(Ordering::SeqCst), 1, "rate-limited");
@@ -85,7 +86,8 @@ async fn cached_keys_serve_while_the_endpoint_fails() {
     let keys = KeySet::new(ed_key("a", "a"));
     let (server, url) = serve(keys.clone()).await;
     // Every verification wants a refresh (max_age 0, no refetch limit).
-    let cfg = RemoteJwksConfig::default().max_age(Duration::ZERO).min_refetch_interval(Duration::ZERO);
+    let cfg =
+        RemoteJwksConfig::default().max_age(Duration::ZERO).min_refetch_interval(Duration::ZERO);
     let (_, v) = remote_verifier(&url, cfg);
     let token = Issuer::new(keys, ISS, AUD).issue("alice", &[]).expect("issue");
     v.verify(&token).await.expect("first fetch");
@@ -102,7 +104,8 @@ async fn nothing_cached_and_endpoint_down_is_unavailable() {
     let (server, url) = serve(KeySet::new(ed_key("a", "a"))).await;
     server.failing.store(true, Ordering::SeqCst);
     let (_, v) = remote_verifier(&url, RemoteJwksConfig::default());
-    let token = Issuer::new(KeySet::new(ed_key("a", "a")), ISS, AUD).issue("alice", &[]).expect("issue");
+    let token =
+        Issuer::new(KeySet::new(ed_key("a", "a")), ISS, AUD).issue("alice", &[]).expect("issue");
     assert!(matches!(v.verify(&token).await, Err(AuthError::Unavailable(_))));
 }
 
@@ -157,8 +160,9 @@ async fn a_new_kid_is_fetched_once_the_interval_has_passed() {
 #[tokio::test]
 async fn symmetric_keys_in_a_remote_jwks_are_ignored() {
     let fake = Fake::default();
-    let jwk = jsonwebtoken::jwk::Jwk::from_encoding_key(&hs_encoding(), jsonwebtoken::Algorithm::HS256)
-        .expect("jwk");
+    let jwk =
+        jsonwebtoken::jwk::Jwk::from_encoding_key(&hs_encoding(), jsonwebtoken::Algorithm::HS256)
+            .expect("jwk");
     fake.doc.lock().expect("lock").keys.push(jwk);
     let remote = RemoteJwks::new(fake, RemoteJwksConfig::default());
     let v = Verifier::new(remote.clone(), VerifierConfig::new(ISS, AUD));

@@ -1,6 +1,9 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+#[cfg(feature = "sql")]
+pub mod stores;
+
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use platform_auth::Clock;
 use platform_auth::jwt::{Key, KeySet, Verifier, VerifierConfig};
