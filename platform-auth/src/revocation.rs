@@ -36,7 +36,8 @@ pub enum RevocationKind {
 }
 
 impl RevocationKind {
-    pub(crate) fn as_str(self) -> &'static str {
+    /// The stored name: `jti`, `sid` or `sub`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Token => "jti",
             Self::Session => "sid",
@@ -44,7 +45,8 @@ impl RevocationKind {
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Option<Self> {
+    /// The kind stored as `s` (the inverse of [`as_str`](Self::as_str)).
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "jti" => Some(Self::Token),
             "sid" => Some(Self::Session),

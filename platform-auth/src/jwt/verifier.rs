@@ -135,10 +135,10 @@ impl Verifier {
             None => self.inner.keys.resolve(header.kid.as_deref(), &header.alg).await?,
         };
         let claims = self.check(token, &header, &key)?;
-        if let Some(revocations) = &self.inner.revocations {
-            if revocations.is_revoked(&claims).await? {
-                return Err(AuthError::Revoked);
-            }
+        if let Some(revocations) = &self.inner.revocations
+            && revocations.is_revoked(&claims).await?
+        {
+            return Err(AuthError::Revoked);
         }
         Ok(claims)
     }

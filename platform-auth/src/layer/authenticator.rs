@@ -95,10 +95,10 @@ impl Authenticator {
                 return Some(Credential::Bearer(token.trim()));
             }
         }
-        if self.api_keys.is_some() {
-            if let Some(v) = parts.headers.get(&self.api_key_header) {
-                return v.to_str().ok().map(|s| Credential::ApiKey(s.trim()));
-            }
+        if self.api_keys.is_some()
+            && let Some(v) = parts.headers.get(&self.api_key_header)
+        {
+            return v.to_str().ok().map(|s| Credential::ApiKey(s.trim()));
         }
         let name = self.cookie.as_deref()?;
         self.verifier.as_ref()?;
