@@ -62,6 +62,12 @@ pub mod revocation;
 pub mod sql;
 
 pub use clock::Clock;
+
+/// The auth guide's examples (`docs/auth.md`), compiled and run as doctests.
+#[cfg(all(doctest, feature = "axum", feature = "remote-jwks"))]
+#[doc = include_str!("../../docs/auth.md")]
+pub struct AuthGuideDoctests;
+
 pub use error::AuthError;
 pub use layer::{AuthenticateLayer, Authenticator, AuthorizeLayer};
 pub use principal::{CredentialKind, Principal};
