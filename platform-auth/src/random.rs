@@ -34,3 +34,22 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha256_matches_the_fips_vector() {
+        assert_eq!(
+            super::sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn tokens_are_random_and_url_safe() {
+        let (a, b) = (super::token_string(32), super::token_string(32));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
+}

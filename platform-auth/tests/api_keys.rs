@@ -14,7 +14,7 @@ use platform_auth::{AuthError, Clock, CredentialKind};
 async fn conformance(store: Arc<dyn ApiKeyStore>, name: &str) {
     let now = Arc::new(AtomicU64::new(1_000));
     let n = now.clone();
-    let keys = ApiKeys::new(DynStore(store.clone()))
+    let keys = ApiKeys::from_shared(store.clone())
         .with_clock(Clock::from_fn(move || n.load(Ordering::SeqCst)));
 
     let (plain, rec) = keys
@@ -65,37 +65,6 @@ async fn conformance(store: Arc<dyn ApiKeyStore>, name: &str) {
     let listed: Vec<_> =
         store.list("deploy-bot").await.expect("list").into_iter().map(|k| k.id).collect();
     assert_eq!(listed.len(), 2, "{name}");
-}
-
-#[derive(Debug, Clone)]
-struct DynStore(Arc<dyn ApiKeyStore>);
-
-#[async_trait::async_trait]
-impl ApiKeyStore for DynStore {
-    async fn insert(
-        &self,
-        k: &platform_auth::apikey::ApiKeyRecord,
-    ) -> Result<(), platform_auth::error::StoreError> {
-        self.0.insert(k).await
-    }
-    async fn get(
-        &self,
-        id: &str,
-    ) -> Result<Option<platform_auth::apikey::ApiKeyRecord>, platform_auth::error::StoreError> {
-        self.0.get(id).await
-    }
-    async fn touch(&self, id: &str, at: u64) -> Result<(), platform_auth::error::StoreError> {
-        self.0.touch(id, at).await
-    }
-    async fn revoke(&self, id: &str, at: u64) -> Result<bool, platform_auth::error::StoreError> {
-        self.0.revoke(id, at).await
-    }
-    async fn list(
-        &self,
-        s: &str,
-    ) -> Result<Vec<platform_auth::apikey::ApiKeyRecord>, platform_auth::error::StoreError> {
-        self.0.list(s).await
-    }
 }
 
 #[tokio::test]

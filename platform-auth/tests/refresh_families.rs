@@ -16,52 +16,10 @@ async fn each_backend(test: &str, check: impl AsyncFn(Arc<dyn RefreshStore>, &st
     }
 }
 
-#[derive(Debug, Clone)]
-struct Shared(Arc<dyn RefreshStore>);
-
-#[async_trait::async_trait]
-impl RefreshStore for Shared {
-    async fn create(
-        &self,
-        f: &platform_auth::refresh::Family,
-        t: &platform_auth::refresh::TokenRecord,
-    ) -> Result<(), platform_auth::error::StoreError> {
-        self.0.create(f, t).await
-    }
-    async fn rotate(
-        &self,
-        old: &str,
-        next: &platform_auth::refresh::TokenRecord,
-        now: u64,
-    ) -> Result<platform_auth::refresh::RotateOutcome, platform_auth::error::StoreError> {
-        self.0.rotate(old, next, now).await
-    }
-    async fn family_of(
-        &self,
-        hash: &str,
-    ) -> Result<Option<platform_auth::refresh::Family>, platform_auth::error::StoreError> {
-        self.0.family_of(hash).await
-    }
-    async fn revoke_family(
-        &self,
-        id: &str,
-        now: u64,
-    ) -> Result<bool, platform_auth::error::StoreError> {
-        self.0.revoke_family(id, now).await
-    }
-    async fn revoke_subject(
-        &self,
-        sub: &str,
-        now: u64,
-    ) -> Result<Vec<String>, platform_auth::error::StoreError> {
-        self.0.revoke_subject(sub, now).await
-    }
-}
-
 #[tokio::test]
 async fn rotation_and_same_second_replay_revokes_only_that_family() {
     each_backend("refresh_replay", async |store, name| {
-        let tokens = RefreshTokens::new(Shared(store.clone()));
+        let tokens = RefreshTokens::from_shared(store.clone());
         let laptop = tokens.issue("alice", "orders:read").await.expect("issue");
         let phone = tokens.issue("alice", "orders:read").await.expect("issue");
         assert!(
@@ -93,7 +51,7 @@ async fn rotation_and_same_second_replay_revokes_only_that_family() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_rotations_exactly_one_wins_and_the_family_is_revoked() {
     each_backend("refresh_race", async |store, name| {
-        let tokens = RefreshTokens::new(Shared(store.clone()));
+        let tokens = RefreshTokens::from_shared(store.clone());
         let first = tokens.issue("bob", "").await.expect("issue");
         let mut tasks = Vec::new();
         for _ in 0..8 {
@@ -120,7 +78,7 @@ async fn concurrent_rotations_exactly_one_wins_and_the_family_is_revoked() {
 #[tokio::test]
 async fn logout_and_admin_revocation() {
     each_backend("refresh_revoke", async |store, name| {
-        let tokens = RefreshTokens::new(Shared(store.clone()));
+        let tokens = RefreshTokens::from_shared(store.clone());
         let a = tokens.issue("carol", "").await.expect("issue");
         assert!(tokens.revoke_token(&a.token).await.expect("logout"), "{name}");
         assert!(tokens.rotate(&a.token).await.is_err());

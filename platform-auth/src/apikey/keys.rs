@@ -55,8 +55,13 @@ pub struct ApiKeys {
 impl ApiKeys {
     /// Keys in `store` with the prefix `pk`.
     pub fn new(store: impl ApiKeyStore + 'static) -> Self {
+        Self::from_shared(Arc::new(store))
+    }
+
+    /// Like [`new`](Self::new), for a store chosen at run time.
+    pub fn from_shared(store: Arc<dyn ApiKeyStore>) -> Self {
         Self {
-            store: Arc::new(store),
+            store,
             prefix: "pk".to_owned(),
             touch_every: 60,
             clock: Clock::system(),

@@ -65,3 +65,41 @@ pub(crate) fn typ_matches(found: &str, expected: &str) -> bool {
     };
     strip(found) == strip(expected)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(json: &str) -> String {
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    #[test]
+    fn shape_is_checked_before_anything_else() {
+        let h = seg(r#"{"alg":"HS256"}"#);
+        assert!(matches!(parse("a.b"), Err(AuthError::Malformed(_))));
+        assert!(matches!(parse("a.b.c.d"), Err(AuthError::Malformed(_))));
+        assert!(matches!(parse(&format!("{h}..sig")), Err(AuthError::Malformed(_))));
+        assert!(matches!(parse(&format!("{h}.p.")), Err(AuthError::InvalidSignature)));
+        assert!(matches!(parse("!!.p.s"), Err(AuthError::Malformed(_))));
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        assert!(matches!(parse(&long), Err(AuthError::Malformed(_))));
+        assert_eq!(parse(&format!("{h}.p.s")).expect("ok").alg, "HS256");
+    }
+
+    #[test]
+    fn crit_and_none_are_refused() {
+        let crit = seg(r#"{"alg":"HS256","crit":["b64"],"b64":false}"#);
+        assert!(parse(&format!("{crit}.p.s")).is_err());
+        let none = seg(r#"{"alg":"nOnE"}"#);
+        assert!(matches!(parse(&format!("{none}.p.s")), Err(AuthError::AlgorithmMismatch { .. })));
+    }
+
+    #[test]
+    fn typ_compares_as_a_media_type() {
+        assert!(typ_matches("at+jwt", "at+jwt"));
+        assert!(typ_matches("application/AT+JWT", "at+jwt"));
+        assert!(!typ_matches("JWT", "at+jwt"));
+        assert!(!typ_matches("at+jwt+x", "at+jwt"));
+    }
+}

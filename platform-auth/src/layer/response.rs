@@ -12,7 +12,14 @@ pub(crate) fn unauthorized<B: From<Bytes>>(realm: &str, err: &AuthError) -> Resp
     let mut challenge = format!("Bearer realm=\"{realm}\"");
     let code = err.challenge_code();
     if let Some(code) = code {
-        let desc = err.to_string().replace(['"', '\\'], "'");
+        // Printable ASCII only, no quotes: the message may echo a (truncated) header value.
+        let desc: String = err
+            .to_string()
+            .chars()
+            .map(
+                |c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '?' },
+            )
+            .collect();
         challenge.push_str(&format!(", error=\"{code}\", error_description=\"{desc}\""));
     }
     let body = ErrorBody::new(code.map_or("unauthorized", ChallengeCode::as_str), err.to_string());
@@ -46,4 +53,25 @@ fn json<B: From<Bytes>>(status: StatusCode, body: &ErrorBody) -> Response<B> {
     *res.status_mut() = status;
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges_survive_hostile_messages() {
+        let err = AuthError::alg_mismatch("x\"\n\u{7f}é");
+        let res: Response<http_body_util::Full<Bytes>> = unauthorized("api", &err);
+        let h = res.headers()[header::WWW_AUTHENTICATE].to_str().expect("ascii");
+        assert!(h.starts_with("Bearer realm=\"api\", error=\"invalid_token\""), "{h}");
+        assert_eq!(h.matches('"').count(), 6, "{h}");
+    }
+
+    #[test]
+    fn a_missing_credential_gets_a_bare_challenge() {
+        let res: Response<http_body_util::Full<Bytes>> = unauthorized("api", &AuthError::Missing);
+        assert_eq!(res.headers()[header::WWW_AUTHENTICATE], "Bearer realm=\"api\"");
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
 }

@@ -62,8 +62,13 @@ pub struct RefreshTokens {
 impl RefreshTokens {
     /// Tokens in `store`: each valid 14 days unused, a family at most 30 days.
     pub fn new(store: impl RefreshStore + 'static) -> Self {
+        Self::from_shared(Arc::new(store))
+    }
+
+    /// Like [`new`](Self::new), for a store chosen at run time.
+    pub fn from_shared(store: Arc<dyn RefreshStore>) -> Self {
         Self {
-            store: Arc::new(store),
+            store,
             ttl: Duration::from_secs(14 * 24 * 3600),
             family_lifetime: Duration::from_secs(30 * 24 * 3600),
             revocations: None,
