@@ -60,12 +60,7 @@ impl ApiKeys {
 
     /// Like [`new`](Self::new), for a store chosen at run time.
     pub fn from_shared(store: Arc<dyn ApiKeyStore>) -> Self {
-        Self {
-            store,
-            prefix: "pk".to_owned(),
-            touch_every: 60,
-            clock: Clock::system(),
-        }
+        Self { store, prefix: "pk".to_owned(), touch_every: 60, clock: Clock::system() }
     }
 
     /// Sets the prefix (e.g. `sk_live`).
