@@ -131,3 +131,20 @@ impl From<StoreError> for AuthError {
         Self::Unavailable(e.to_string())
     }
 }
+
+/// A setting that cannot work, named by its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("auth config `{field}`: {problem}")]
+#[non_exhaustive]
+pub struct ConfigError {
+    /// The field, e.g. `leeway`.
+    pub field: &'static str,
+    /// What is wrong and what to do.
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        Self { field, problem: problem.into() }
+    }
+}

@@ -68,6 +68,6 @@ pub use clock::Clock;
 #[doc = include_str!("../../docs/auth.md")]
 pub struct AuthGuideDoctests;
 
-pub use error::AuthError;
+pub use error::{AuthError, ConfigError};
 pub use layer::{AuthenticateLayer, Authenticator, AuthorizeLayer};
 pub use principal::{CredentialKind, Principal};

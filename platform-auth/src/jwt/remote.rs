@@ -10,11 +10,12 @@ use arc_swap::ArcSwap;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
 use platform_core::error::BoxError;
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::key::Key;
 use super::source::{KeySource, ResolveFuture, select};
-use crate::error::AuthError;
+use crate::error::{AuthError, ConfigError};
 
 /// A boxed future returned by [`JwksFetcher::fetch`].
 pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<JwkSet, BoxError>> + Send + 'a>>;
@@ -28,20 +29,25 @@ pub trait JwksFetcher: Send + Sync + fmt::Debug {
     fn fetch(&self) -> FetchFuture<'_>;
 }
 
-/// Cache and refetch policy of a [`RemoteJwks`].
-#[derive(Debug, Clone)]
+/// Cache and refetch policy of a [`RemoteJwks`]. Durations are human-readable in config
+/// files (`"5m"`, `"30s"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RemoteJwksConfig {
     /// How long fetched keys are fresh; after that the next verification refetches.
+    #[serde(with = "humantime_serde")]
     pub max_age: Duration,
     /// The least time between two fetches, whatever triggers them (an unknown `kid`, an
     /// expired cache): tokens with made-up `kid`s cannot make this service hammer the
     /// JWKS endpoint.
+    #[serde(with = "humantime_serde")]
     pub min_refetch_interval: Duration,
     /// How long cached keys keep serving while the endpoint fails (stale-while-error);
     /// after that verification fails with [`AuthError::Unavailable`].
+    #[serde(with = "humantime_serde")]
     pub max_stale: Duration,
-    /// The algorithm of RSA keys whose JWK has no `alg` (the JWK says nothing else).
+    /// The algorithm of RSA keys whose JWK has no `alg` (only `RS256` is supported).
     pub rsa_default_alg: Algorithm,
 }
 
@@ -73,6 +79,17 @@ impl RemoteJwksConfig {
     pub fn max_stale(mut self, d: Duration) -> Self {
         self.max_stale = d;
         self
+    }
+
+    /// Checks the settings: `max_stale` at least `max_age`, `rsa_default_alg` RS256.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_stale < self.max_age {
+            return Err(ConfigError::new("max_stale", "must be at least `max_age`"));
+        }
+        if self.rsa_default_alg != Algorithm::RS256 {
+            return Err(ConfigError::new("rsa_default_alg", "only RS256 is supported"));
+        }
+        Ok(())
     }
 }
 

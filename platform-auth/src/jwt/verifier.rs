@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
 
 use super::claims::Claims;
 use super::header;
 use super::source::KeySource;
 use crate::clock::Clock;
-use crate::error::AuthError;
+use crate::error::{AuthError, ConfigError};
 use crate::revocation::Revocations;
 
 /// The default clock-skew allowance for `exp` and `nbf`.
@@ -22,22 +23,48 @@ pub const DEFAULT_TYP: &str = "at+jwt";
 /// What a [`Verifier`] requires of a token.
 ///
 /// Defaults are strict: `exp`, `iss`, `aud`, `sub` and `typ` are required, leeway is
-/// [`DEFAULT_LEEWAY`], and the expected `typ` is [`DEFAULT_TYP`].
-#[derive(Debug, Clone)]
+/// [`DEFAULT_LEEWAY`], and the expected `typ` is [`DEFAULT_TYP`]. From a config file:
+///
+/// ```
+/// use platform_auth::jwt::VerifierConfig;
+///
+/// let cfg: VerifierConfig = serde_json::from_str(
+///     r#"{"issuers": ["https://auth.example"], "audience": "orders", "leeway": "10s"}"#,
+/// ).unwrap();
+/// assert_eq!(cfg.typ.as_deref(), Some("at+jwt"));
+/// assert!(cfg.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct VerifierConfig {
     /// Accepted issuers (`iss` must be one of them).
     pub issuers: Vec<String>,
     /// The audience this service answers to (`aud` must contain it).
     pub audience: String,
-    /// Expected `typ` header; `None` accepts any or none (not recommended: it lets an ID
-    /// token or another kind of JWT signed by the same key pass as an access token).
+    /// Expected `typ` header; `None` (`null`) accepts any or none (not recommended: it
+    /// lets an ID token or another kind of JWT signed by the same key pass as an access
+    /// token).
+    #[serde(default = "default_typ")]
     pub typ: Option<String>,
-    /// Clock-skew allowance for `exp` and `nbf`.
+    /// Clock-skew allowance for `exp` and `nbf` (`"30s"`); at most 5 minutes.
+    #[serde(default = "default_leeway", with = "humantime_serde")]
     pub leeway: Duration,
     /// Whether `nbf` must be present.
+    #[serde(default)]
     pub require_nbf: bool,
 }
+
+fn default_typ() -> Option<String> {
+    Some(DEFAULT_TYP.to_owned())
+}
+
+fn default_leeway() -> Duration {
+    DEFAULT_LEEWAY
+}
+
+/// The largest leeway [`VerifierConfig::validate`] accepts.
+const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
 impl VerifierConfig {
     /// Strict defaults for tokens from `issuer` to `audience`.
@@ -67,6 +94,24 @@ impl VerifierConfig {
     pub fn require_nbf(mut self, yes: bool) -> Self {
         self.require_nbf = yes;
         self
+    }
+
+    /// Checks the settings: at least one non-empty issuer, a non-empty audience, leeway
+    /// at most 5 minutes.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.issuers.is_empty() || self.issuers.iter().any(String::is_empty) {
+            return Err(ConfigError::new("issuers", "name at least one issuer; none may be empty"));
+        }
+        if self.audience.is_empty() {
+            return Err(ConfigError::new("audience", "name the audience this service answers to"));
+        }
+        if self.leeway > MAX_LEEWAY {
+            return Err(ConfigError::new(
+                "leeway",
+                format!("{:?} extends every token's life; use at most {MAX_LEEWAY:?}", self.leeway),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -38,6 +38,7 @@ type Check = dyn Fn(&AccessRequest<'_>) -> bool + Send + Sync;
 pub struct AuthorizeLayer {
     check: Arc<Check>,
     required: Arc<str>,
+    realm: Arc<str>,
 }
 
 impl fmt::Debug for AuthorizeLayer {
@@ -51,10 +52,8 @@ impl AuthorizeLayer {
     pub fn scope(scope: impl Into<String>) -> Self {
         let scope: String = scope.into();
         let required: Arc<str> = Arc::from(scope.as_str());
-        Self {
-            check: Arc::new(move |r: &AccessRequest<'_>| r.principal.has_scope(&scope)),
-            required,
-        }
+        let check = move |r: &AccessRequest<'_>| r.principal.has_scope(&scope);
+        Self::build(Arc::new(check), required)
     }
 
     /// Requires every scope in `scopes`.
@@ -62,7 +61,7 @@ impl AuthorizeLayer {
         let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
         let required: Arc<str> = Arc::from(scopes.join(" "));
         let check = move |r: &AccessRequest<'_>| scopes.iter().all(|s| r.principal.has_scope(s));
-        Self { check: Arc::new(check), required }
+        Self::build(Arc::new(check), required)
     }
 
     /// Allows when `f` returns `true`; `describe` names the requirement in 403 answers
@@ -71,7 +70,19 @@ impl AuthorizeLayer {
         describe: impl Into<String>,
         f: impl Fn(&AccessRequest<'_>) -> bool + Send + Sync + 'static,
     ) -> Self {
-        Self { check: Arc::new(f), required: Arc::from(describe.into()) }
+        Self::build(Arc::new(f), Arc::from(describe.into()))
+    }
+
+    fn build(check: Arc<Check>, required: Arc<str>) -> Self {
+        Self { check, required, realm: Arc::from("api") }
+    }
+
+    /// The `realm` of its challenges (default `api`; match the [`Authenticator`]'s).
+    ///
+    /// [`Authenticator`]: super::Authenticator
+    pub fn realm(mut self, realm: &str) -> Self {
+        self.realm = Arc::from(realm);
+        self
     }
 }
 
@@ -128,7 +139,7 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let Some(principal) = req.extensions().get::<Principal>() else {
             tracing::warn!(target: "audit", event = "access_denied", reason = "unauthenticated", path = req.uri().path(), "no principal");
-            let res = response::unauthorized("api", &AuthError::Missing);
+            let res = response::unauthorized(&self.layer.realm, &AuthError::Missing);
             return AuthorizeFuture::refused(res);
         };
         let access = AccessRequest {
@@ -150,6 +161,6 @@ where
             path = req.uri().path(),
             "access denied"
         );
-        AuthorizeFuture::refused(response::forbidden("api", &self.layer.required))
+        AuthorizeFuture::refused(response::forbidden(&self.layer.realm, &self.layer.required))
     }
 }
