@@ -1,0 +1,58 @@
+//! [`Principal`]: who made a request, placed in request extensions by the
+//! [`AuthenticateLayer`](crate::AuthenticateLayer).
+
+use std::sync::Arc;
+
+use crate::jwt::Claims;
+
+/// How a principal proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// A bearer JWT in the `Authorization` header.
+    Bearer,
+    /// An API key in a header.
+    ApiKey,
+    /// A JWT in a session cookie.
+    SessionCookie,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Principal {
+    /// The subject (`sub` claim, or the owner of an API key).
+    pub subject: String,
+    /// How the credential was presented.
+    pub kind: CredentialKind,
+    /// Granted scopes / permissions (the `scope` claim split on spaces plus the
+    /// `permissions` claim, or an API key's scopes).
+    pub scopes: Vec<String>,
+    /// The verified token claims, for JWTs.
+    pub claims: Option<Arc<Claims>>,
+    /// The API key's id, for API keys.
+    pub key_id: Option<String>,
+}
+
+impl Principal {
+    /// A principal with `subject`, `kind` and `scopes`, no claims and no key id.
+    pub fn new(subject: impl Into<String>, kind: CredentialKind, scopes: Vec<String>) -> Self {
+        Self { subject: subject.into(), kind, scopes, claims: None, key_id: None }
+    }
+
+    /// Whether `scope` was granted (exact match).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    pub(crate) fn from_claims(claims: Claims, kind: CredentialKind) -> Self {
+        let scopes = claims.scopes();
+        Self {
+            subject: claims.sub.clone(),
+            kind,
+            scopes,
+            claims: Some(Arc::new(claims)),
+            key_id: None,
+        }
+    }
+}
