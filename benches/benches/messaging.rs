@@ -263,16 +263,7 @@ fn redis_streams(c: &mut Criterion) {
     g.finish();
     drop(sub);
 
-    rt.block_on(async {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}*", bench.prefix))
-            .query_async(&mut bench.conn)
-            .await
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _ = redis::cmd("DEL").arg(keys).query_async::<()>(&mut bench.conn).await;
-        }
-    });
+    rt.block_on(platform_benches::redis_delete_prefix(&mut bench.conn, &bench.prefix));
 }
 
 criterion_group!(benches, memory, redis_streams);

@@ -108,14 +108,7 @@ fn relay(c: &mut Criterion) {
         rt.block_on(async {
             let client = redis::Client::open(redis_url.as_str()).expect("redis url");
             let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
-            let keys: Vec<String> = redis::cmd("KEYS")
-                .arg(format!("{prefix}*"))
-                .query_async(&mut conn)
-                .await
-                .unwrap_or_default();
-            if !keys.is_empty() {
-                let _ = redis::cmd("DEL").arg(keys).query_async::<()>(&mut conn).await;
-            }
+            platform_benches::redis_delete_prefix(&mut conn, &prefix).await;
         });
     } else {
         eprintln!("outbox bench: set PLATFORM_TEST_REDIS_URL to also relay into Redis Streams");

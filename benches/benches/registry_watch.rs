@@ -88,13 +88,6 @@ fn main() {
 
         let client = redis::Client::open(url.as_str()).expect("url");
         let mut conn = client.get_multiplexed_async_connection().await.expect("connect");
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}*"))
-            .query_async(&mut conn)
-            .await
-            .unwrap_or_default();
-        if !keys.is_empty() {
-            let _ = redis::cmd("DEL").arg(keys).query_async::<()>(&mut conn).await;
-        }
+        platform_benches::redis_delete_prefix(&mut conn, &prefix).await;
     });
 }

@@ -46,6 +46,22 @@ where
     }
 }
 
+/// Deletes every Redis key under `prefix` (benches keep their data under a per-run prefix).
+/// Best effort: a failure leaves keys behind and is reported on stderr.
+pub async fn redis_delete_prefix(conn: &mut redis::aio::MultiplexedConnection, prefix: &str) {
+    let keys: redis::RedisResult<Vec<String>> =
+        redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(conn).await;
+    match keys {
+        Ok(keys) if !keys.is_empty() => {
+            if let Err(e) = redis::cmd("DEL").arg(keys).query_async::<()>(conn).await {
+                eprintln!("bench cleanup: DEL under {prefix} failed: {e}");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("bench cleanup: KEYS {prefix}* failed: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
