@@ -120,20 +120,19 @@ impl HttpConfigSource {
             version: doc.version,
         }
     }
+}
 
-    async fn run(self, tx: mpsc::Sender<SourceEvent>) {
-        let mut seen: Option<u64> = None;
-        let mut down = false;
-        while !tx.is_closed() {
-            let reason = self.follow(&tx, &mut seen, &mut down).await;
-            if !down && !tx.is_closed() {
-                down = true;
-                let _ = tx.send(SourceEvent::Unavailable { reason }).await;
-            }
-            tokio::time::sleep(self.reconnect_delay).await;
-        }
+impl ConfigSource for HttpConfigSource {
+    fn describe(&self) -> String {
+        format!("config service {}{}", self.client.base(), self.path())
     }
 
+    fn into_stream(self: Box<Self>) -> BoxStream<'static, SourceEvent> {
+        task_stream(move |tx| super::sessions::run_sessions(*self, tx))
+    }
+}
+
+impl super::sessions::Sessions for HttpConfigSource {
     /// One connected session; returns why it ended.
     async fn follow(
         &self,
@@ -174,14 +173,8 @@ impl HttpConfigSource {
             }
         }
     }
-}
 
-impl ConfigSource for HttpConfigSource {
-    fn describe(&self) -> String {
-        format!("config service {}{}", self.client.base(), self.path())
-    }
-
-    fn into_stream(self: Box<Self>) -> BoxStream<'static, SourceEvent> {
-        task_stream(move |tx| self.run(tx))
+    fn retry_delay(&self) -> Duration {
+        self.reconnect_delay
     }
 }

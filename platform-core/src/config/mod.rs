@@ -58,6 +58,8 @@ mod loader;
 mod redis;
 mod reloader;
 mod restart;
+#[cfg(any(feature = "redis", feature = "http-client"))]
+mod sessions;
 mod source;
 mod update;
 

@@ -171,21 +171,35 @@ impl RedisSource {
         self.reconnect_delay = delay;
         self
     }
+}
 
-    /// Runs until the receiving side is dropped.
-    async fn run(self, tx: mpsc::Sender<SourceEvent>) {
-        let mut seen: Option<u64> = None;
-        let mut down = false;
-        while !tx.is_closed() {
-            let reason = self.follow(&tx, &mut seen, &mut down).await;
-            if !down && !tx.is_closed() {
-                down = true;
-                let _ = tx.send(SourceEvent::Unavailable { reason }).await;
-            }
-            tokio::time::sleep(self.reconnect_delay).await;
-        }
+impl ConfigSource for RedisSource {
+    fn describe(&self) -> String {
+        format!("redis {}", self.store.key)
     }
 
+    fn into_stream(self: Box<Self>) -> BoxStream<'static, SourceEvent> {
+        let (tx, mut rx) = mpsc::channel(16);
+        let task = tokio::spawn(super::sessions::run_sessions(*self, tx));
+        let guard = AbortOnDrop(task);
+        futures_util::stream::poll_fn(move |cx| {
+            let _keep = &guard;
+            rx.poll_recv(cx)
+        })
+        .boxed()
+    }
+}
+
+/// Stops the source's task when its stream is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl super::sessions::Sessions for RedisSource {
     /// One connected session; returns why it ended.
     async fn follow(
         &self,
@@ -230,30 +244,8 @@ impl RedisSource {
             }
         }
     }
-}
 
-impl ConfigSource for RedisSource {
-    fn describe(&self) -> String {
-        format!("redis {}", self.store.key)
-    }
-
-    fn into_stream(self: Box<Self>) -> BoxStream<'static, SourceEvent> {
-        let (tx, mut rx) = mpsc::channel(16);
-        let task = tokio::spawn(self.run(tx));
-        let guard = AbortOnDrop(task);
-        futures_util::stream::poll_fn(move |cx| {
-            let _keep = &guard;
-            rx.poll_recv(cx)
-        })
-        .boxed()
-    }
-}
-
-/// Stops the source's task when its stream is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+    fn retry_delay(&self) -> Duration {
+        self.reconnect_delay
     }
 }
