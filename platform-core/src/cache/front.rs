@@ -193,6 +193,10 @@ where
 
     /// Looks `key` up locally; fresh answers are reported here, stale ones by the caller
     /// that serves them.
+    ///
+    /// Inlined into `get` / `get_or_load`: the entry moka clones out then goes straight
+    /// into the caller's result instead of being copied through a `Lookup` in memory.
+    #[inline]
     pub(crate) fn local_lookup(&self, key: &K) -> Lookup<V> {
         let Some(local) = &self.local else { return Lookup::Miss };
         if !self.local_live.load(Ordering::Acquire) {
