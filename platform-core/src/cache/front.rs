@@ -117,17 +117,16 @@ where
     /// The fresh value of `key`: `Ok(None)` when it is absent, stale, or a cached
     /// "not found". Reads the local level, then the remote store.
     pub async fn get(&self, key: &K) -> Result<Option<V>, CacheError> {
-        match self.inner.local_lookup(key) {
-            Lookup::Fresh(v) => return Ok(v),
-            Lookup::Stale(_) | Lookup::Miss => {}
+        if let Lookup::Fresh(v) = self.inner.local_lookup(key) {
+            return Ok(v);
         }
-        match self.inner.remote_lookup(key).await? {
-            Lookup::Fresh(v) => Ok(v),
-            Lookup::Stale(_) | Lookup::Miss => {
-                self.inner.report(CacheEvent::Miss);
-                Ok(None)
-            }
+        if self.inner.remote.is_none() {
+            self.inner.report(CacheEvent::Miss);
+            return Ok(None);
         }
+        // Boxed (see `Inner::remote_get`): the remote read's state machine is large, and
+        // keeping it inline would make every call, hits included, move it around.
+        Box::pin(self.inner.remote_get(key)).await
     }
 
     /// Stores `value` for the configured TTL (jittered).
@@ -174,6 +173,7 @@ where
     V: CacheValue,
     C: Codec<V>,
 {
+    #[inline]
     pub(crate) fn report(&self, event: CacheEvent) {
         report(&self.name, &self.counters, &self.listeners, event);
     }
@@ -193,6 +193,10 @@ where
 
     /// Looks `key` up locally; fresh answers are reported here, stale ones by the caller
     /// that serves them.
+    ///
+    /// Inlined into `get` / `get_or_load`: the entry moka clones out then goes straight
+    /// into the caller's result instead of being copied through a `Lookup` in memory.
+    #[inline]
     pub(crate) fn local_lookup(&self, key: &K) -> Lookup<V> {
         let Some(local) = &self.local else { return Lookup::Miss };
         if !self.local_live.load(Ordering::Acquire) {
@@ -238,6 +242,21 @@ where
         match self.policy.on_remote_error {
             OnRemoteError::Miss => Ok(Lookup::Miss),
             OnRemoteError::Fail => Err(err),
+        }
+    }
+
+    /// `get` past a local miss: the remote store's fresh answer, else a reported miss.
+    ///
+    /// `get` awaits this boxed so that its own future holds a pointer instead of this
+    /// (kilobyte-sized) state machine: a local hit then builds, moves and drops only a few
+    /// words, and the allocation is paid on remote reads only.
+    async fn remote_get(&self, key: &K) -> Result<Option<V>, CacheError> {
+        match self.remote_lookup(key).await? {
+            Lookup::Fresh(v) => Ok(v),
+            Lookup::Stale(_) | Lookup::Miss => {
+                self.report(CacheEvent::Miss);
+                Ok(None)
+            }
         }
     }
 

@@ -66,7 +66,10 @@ where
             }
             Lookup::Miss => {}
         }
-        load_shared(&self.inner, key, loader).await
+        // Boxed: the load's state machine (remote read, loader, store, stampede lock) is
+        // large, and held inline every hit would build, move and drop it. A miss already
+        // allocates (the boxed loader, the flight's channel), so one more box is noise.
+        Box::pin(load_shared(&self.inner, key, loader)).await
     }
 }
 
