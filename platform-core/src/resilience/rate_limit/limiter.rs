@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use governor::{NotUntil, RateLimiter};
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::NotKeyed;
+use governor::{NotUntil, RateLimiter};
 
 use super::clock::RateLimitClock;
 use super::config::{OnRedisFailure, QuotaConfig, RateLimitConfig};
