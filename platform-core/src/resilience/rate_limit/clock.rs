@@ -40,6 +40,10 @@ impl RateLimitClock {
 
     /// Nanoseconds since the clock's epoch (never 0 for the system and tokio clocks, so
     /// a stored 0 can mean "no state").
+    ///
+    /// `#[inline]`: this is on every admitted call and is not generic, so without the hint
+    /// a caller in another crate (the service is monomorphised there) pays a call for it.
+    #[inline]
     pub(super) fn now_nanos(&self) -> u64 {
         match &self.kind {
             Kind::System { clock, epoch } => clock.now().duration_since(*epoch).as_u64() + 1,

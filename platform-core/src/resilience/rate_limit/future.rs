@@ -35,6 +35,7 @@ pin_project! {
 }
 
 impl<F, S, Req> ResponseFuture<F, S, Req> {
+    #[inline]
     pub(super) fn admitted(fut: F) -> Self {
         Self { state: State::Inner { fut } }
     }
@@ -75,25 +76,46 @@ where
 {
     type Output = Result<T, BoxError>;
 
+    /// The admitted state (the hot path) is polled inline; the other states are out of
+    /// line so this stays small enough to inline into the caller.
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        loop {
-            let fut = match this.state.as_mut().project() {
-                StateProj::Inner { fut } => return fut.poll(cx).map_err(Into::into),
-                StateProj::Refused { decision } => return Poll::Ready(Err(refusal(*decision))),
-                StateProj::Deciding { decision, call } => {
-                    let d = ready!(decision.as_mut().poll(cx));
-                    if d != Decision::Admit {
-                        this.state.set(State::Refused { decision: d });
-                        continue;
-                    }
-                    let Some((mut svc, req)) = call.take() else {
-                        unreachable!("a decided call is made once")
-                    };
-                    svc.call(req)
-                }
-            };
-            this.state.set(State::Inner { fut });
+        if let StateProj::Inner { fut } = this.state.as_mut().project() {
+            return fut.poll(cx).map_err(Into::into);
         }
+        poll_not_admitted(this.state, cx)
+    }
+}
+
+/// Polls a refused or deciding future (calling the inner service once admitted).
+#[cold]
+#[inline(never)]
+fn poll_not_admitted<F, S, Req, T, E>(
+    mut state: Pin<&mut State<F, S, Req>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, BoxError>>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    S: Service<Req, Future = F>,
+{
+    loop {
+        let fut = match state.as_mut().project() {
+            StateProj::Inner { fut } => return fut.poll(cx).map_err(Into::into),
+            StateProj::Refused { decision } => return Poll::Ready(Err(refusal(*decision))),
+            StateProj::Deciding { decision, call } => {
+                let d = ready!(decision.as_mut().poll(cx));
+                if d != Decision::Admit {
+                    state.set(State::Refused { decision: d });
+                    continue;
+                }
+                let Some((mut svc, req)) = call.take() else {
+                    unreachable!("a decided call is made once")
+                };
+                svc.call(req)
+            }
+        };
+        state.set(State::Inner { fut });
     }
 }

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
-use governor::RateLimiter;
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::NotKeyed;
+use governor::{NotUntil, RateLimiter};
 
 use super::clock::RateLimitClock;
 use super::config::{OnRedisFailure, QuotaConfig, RateLimitConfig};
@@ -118,12 +118,13 @@ impl<K: RateLimitKey> Snapshot<K> {
         })
     }
 
-    /// The global bucket.
+    /// The global bucket. The rejection branch (a second clock read and a division) is
+    /// out of line so the admitted branch inlines into the service.
     #[inline]
     pub(super) fn check_global(&self) -> Decision {
         match self.global.check() {
             Ok(()) => Decision::Admit,
-            Err(not_until) => Decision::Reject(not_until.wait_time_from(self.global.clock().now())),
+            Err(not_until) => reject_after(&not_until, self.global.clock()),
         }
     }
 
@@ -135,7 +136,7 @@ impl<K: RateLimitKey> Snapshot<K> {
         };
         match limiter.check_key(key) {
             Ok(()) => Decision::Admit,
-            Err(not_until) => Decision::Reject(not_until.wait_time_from(limiter.clock().now())),
+            Err(not_until) => reject_after(&not_until, limiter.clock()),
         }
     }
 
@@ -144,4 +145,11 @@ impl<K: RateLimitKey> Snapshot<K> {
     pub(super) fn quota_of(&self, key: Option<&K>) -> QuotaConfig {
         key.and_then(|k| self.overrides.get(k)).map_or(self.quota, |(_, q)| *q)
     }
+}
+
+/// The rejection for a bucket that conforms again at `not_until`.
+#[cold]
+#[inline(never)]
+fn reject_after(not_until: &NotUntil<Nanos>, clock: &RateLimitClock) -> Decision {
+    Decision::Reject(not_until.wait_time_from(clock.now()))
 }

@@ -5,7 +5,10 @@
 //!
 //! * **Global**: [`RateLimitLayer::from_config`] — one bucket shared by every request and
 //!   every clone of the layer. The decision is taken in `poll_ready`; the admitted path is
-//!   an atomic compare-and-swap and allocates nothing.
+//!   an atomic compare-and-swap and allocates nothing. That path is inlined into the
+//!   caller; the keyed, distributed and rejection paths are kept out of line (`#[cold]`)
+//!   so they do not weigh on it (about 16 ns per `ready` + `call` + await against 10 ns
+//!   for governor's bare `check()`, see `benches/benches/rate_limit.rs`).
 //! * **Keyed**: [`RateLimitLayer::keyed`] with any
 //!   [`KeyExtractor`](crate::resilience::key::KeyExtractor) (header, client address,
 //!   route, closure): one bucket per key, per-key overrides, at most `max_keys` keys, and

@@ -51,8 +51,15 @@ impl<S, E, K: RateLimitKey> RateLimit<S, E, K> {
     #[inline]
     fn refresh(&mut self) {
         if self.shared.generation.load(Ordering::Acquire) != self.snapshot.generation {
-            self.snapshot = self.shared.current();
+            self.reload();
         }
+    }
+
+    /// Takes the current snapshot (locks; rare, so kept out of the inlined hot path).
+    #[cold]
+    #[inline(never)]
+    fn reload(&mut self) {
+        self.snapshot = self.shared.current();
     }
 
     #[inline]
@@ -147,6 +154,27 @@ where
             Reserved::Rejected(after) => return ResponseFuture::rejected(Decision::Reject(after)),
             Reserved::Nothing => {}
         }
+        self.call_undecided(req)
+    }
+}
+
+impl<S, E, K> RateLimit<S, E, K>
+where
+    S: Clone,
+    K: RateLimitKey,
+{
+    /// `call` without a decision from `poll_ready`: keyed or distributed limiters.
+    ///
+    /// Kept out of line (`#[cold]`) so the admitted path of a global limiter, which is
+    /// inlined into the caller, stays small: the distributed branch builds a large boxed
+    /// future whose stack space and spills would otherwise burden every call.
+    #[cold]
+    #[inline(never)]
+    fn call_undecided<Req>(&mut self, req: Req) -> ResponseFuture<S::Future, S, Req>
+    where
+        S: Service<Req>,
+        E: KeyExtractor<Req, Key = K>,
+    {
         let shared = &*self.shared;
         let shadow = self.snapshot.mode.is_shadow();
         let key = if shared.keyed { shared.extractor.extract(&req) } else { None };
