@@ -81,6 +81,7 @@ impl Breaker {
         }
     }
 
+    #[inline]
     fn now(&self) -> u64 {
         nanos(Instant::now().saturating_duration_since(self.epoch))
     }
@@ -89,6 +90,7 @@ impl Breaker {
         self.cfg.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[inline]
     fn load(&self) -> Word {
         Word(self.word.load(Ordering::Acquire))
     }
@@ -193,6 +195,7 @@ impl Breaker {
     }
 
     /// The call finished with `failure` (`None`: a local rejection, not counted).
+    #[inline]
     pub(crate) fn finish(&self, track: Track, failure: Option<bool>) {
         match track {
             Track::Closed { start, ticket } => {

@@ -18,6 +18,7 @@ const FAILURE: u8 = 2;
 const SLOW: u8 = 4;
 
 impl Sample {
+    #[inline]
     fn bits(self) -> u8 {
         RECORDED | if self.failure { FAILURE } else { 0 } | if self.slow { SLOW } else { 0 }
     }
@@ -60,6 +61,7 @@ impl CountWindow {
         self.slots.len()
     }
 
+    #[inline]
     pub(crate) fn record(&self, sample: Sample) {
         let i = self.head.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let new = sample.bits();
@@ -189,6 +191,7 @@ pub(crate) enum Window {
 }
 
 impl Window {
+    #[inline]
     pub(crate) fn record(&self, now_nanos: u64, sample: Sample) {
         match self {
             Self::Count(w) => w.record(sample),
@@ -211,6 +214,7 @@ impl Window {
     }
 
     /// Whether recording needs the current time.
+    #[inline]
     pub(crate) fn needs_clock(&self) -> bool {
         matches!(self, Self::Time(_))
     }
