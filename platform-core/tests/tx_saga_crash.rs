@@ -222,6 +222,17 @@ fn plans() -> impl Strategy<Value = Plan> {
         .prop_map(|(sagas, crashes, transient)| Plan { sagas, crashes, transient })
 }
 
+/// A SQLite file in a fresh temporary directory (kept alive by the returned guard).
+///
+/// Not `sqlite::memory:`: a simulated crash drops futures mid-query, sqlx then discards
+/// that connection, and an in-memory database disappears with its last connection. A
+/// crashed process's database survives on disk, so the scenario needs a file too.
+async fn sqlite_file() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("sagas.db").display());
+    (Store::connect(&url).await.expect("sqlite file"), dir)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 40, failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -229,7 +240,7 @@ proptest! {
     fn sqlite_sagas_end_completed_or_compensated(plan in plans()) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let store = Store::connect("sqlite::memory:").await.unwrap();
+            let (store, _dir) = sqlite_file().await;
             run_scenario(store, plan).await;
         });
     }
@@ -247,7 +258,7 @@ async fn sqlite_every_boundary_of_one_saga() {
                 crashes: vec![(call, after)],
                 transient: vec![],
             };
-            let store = Store::connect("sqlite::memory:").await.unwrap();
+            let (store, _dir) = sqlite_file().await;
             run_scenario(store, plan).await;
         }
     }
