@@ -119,3 +119,9 @@ pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), MessagingError> {
     }
     Ok(())
 }
+
+/// Checks the topic and group names of a subscription (the first bad one is reported).
+pub(crate) fn check_subscription(topic: &str, group: &str) -> Result<(), MessagingError> {
+    check_name("topic", topic)?;
+    check_name("group", group)
+}

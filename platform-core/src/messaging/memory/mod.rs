@@ -37,7 +37,7 @@ use tokio::time::Instant;
 
 use self::group::Group;
 use self::settle::MemorySettle;
-use super::backend::check_name;
+use super::backend::{check_name, check_subscription};
 use super::{
     Backend, Capabilities, Delivery, Message, MessageId, MessagingError, Ordering, OutgoingMessage,
     Persistence, Publisher, SubscribeOptions, Subscriber, Subscription,
@@ -200,7 +200,7 @@ impl Subscriber for MemoryBroker {
         group: &str,
         options: SubscribeOptions,
     ) -> BoxFuture<'_, Result<Subscription, MessagingError>> {
-        let res = check_name("topic", topic).and_then(|()| check_name("group", group));
+        let res = check_subscription(topic, group);
         let (topic, group) = (topic.to_owned(), group.to_owned());
         Box::pin(async move {
             res?;

@@ -70,7 +70,7 @@ use tokio::time::Instant;
 pub use self::config::RedisStreamsConfig;
 use self::conn::{BACKEND, Conn};
 use self::subscription::{CURSOR_START, Member};
-use super::backend::check_name;
+use super::backend::{check_name, check_subscription};
 use super::{
     Backend, Capabilities, MessageId, MessagingError, Ordering, OutgoingMessage, Publisher,
     SubscribeOptions, Subscriber, Subscription,
@@ -265,7 +265,7 @@ impl Subscriber for RedisStreams {
         group: &str,
         options: SubscribeOptions,
     ) -> BoxFuture<'_, Result<Subscription, MessagingError>> {
-        let res = check_name("topic", topic).and_then(|()| check_name("group", group));
+        let res = check_subscription(topic, group);
         let (topic, group) = (topic.to_owned(), group.to_owned());
         Box::pin(async move {
             res?;

@@ -51,7 +51,7 @@ use futures_util::future::BoxFuture;
 use sqlx::{Postgres, Sqlite, Transaction};
 use tokio::sync::Notify;
 
-use super::backend::check_name;
+use super::backend::{check_name, check_subscription};
 use super::{
     Backend, Capabilities, MessageId, MessagingError, Ordering, OutgoingMessage, Persistence,
     Publisher, SubscribeOptions, Subscriber, Subscription,
@@ -279,7 +279,7 @@ impl Subscriber for SqlQueue {
         group: &str,
         options: SubscribeOptions,
     ) -> BoxFuture<'_, Result<Subscription, MessagingError>> {
-        let res = check_name("topic", topic).and_then(|()| check_name("group", group));
+        let res = check_subscription(topic, group);
         let (topic, group) = (topic.to_owned(), group.to_owned());
         Box::pin(async move {
             res?;
