@@ -10,7 +10,11 @@
 //!   `tracestate` and `baggage` into a span per request, a client layer injecting them;
 //! * [`health`] — a [`HealthRegistry`](health::HealthRegistry) of liveness and readiness
 //!   checks with timeouts and cached results, and (feature `axum`) `/health/live` and
-//!   `/health/ready`.
+//!   `/health/ready`;
+//! * [`audit`] (feature `audit`) — a hash-chained, append-only audit trail on SQLite or
+//!   PostgreSQL with filtered, paged queries and tamper verification, the
+//!   [`AuditLayer`](audit::AuditLayer) capturing `target: "audit"` events without
+//!   blocking, and (feature `axum`) the query and verify router.
 //!
 //! The guide is `docs/observability.md` in the repository.
 //!
@@ -34,6 +38,8 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "audit")]
+pub mod audit;
 pub mod health;
 pub mod metrics;
 pub mod telemetry;
@@ -42,6 +48,6 @@ pub mod trace;
 pub use telemetry::{InitError, TelemetryConfig, TelemetryGuard, init};
 
 /// The observability guide's examples, compiled (and run where possible) as doctests.
-#[cfg(all(doctest, feature = "axum"))]
+#[cfg(all(doctest, feature = "axum", feature = "audit"))]
 #[doc = include_str!("../../docs/observability.md")]
 pub struct ObservabilityGuideDoctests;
