@@ -8,6 +8,9 @@ use platform_observe::audit::{
     AuditError, AuditLog, AuditQuery, AuditRecord, ChainHead, MAX_LIMIT, Order, Outcome,
 };
 
+/// The model of a query: which records it should return.
+type Matcher = Box<dyn Fn(&AuditRecord) -> bool>;
+
 /// Every page of `q` (page size `limit`), concatenated; checks the page sizes.
 async fn all_pages(log: &AuditLog, q: AuditQuery, limit: u32) -> Vec<u64> {
     let mut q = q.limit(limit);
@@ -32,7 +35,7 @@ async fn filters_and_pages_return_exactly_the_matching_records() {
     let records = sample(60);
     for db in backends("audit_query_filters").await {
         db.log.append_batch(records.clone()).await.expect("append");
-        let cases: Vec<(AuditQuery, Box<dyn Fn(&AuditRecord) -> bool>)> = vec![
+        let cases: Vec<(AuditQuery, Matcher)> = vec![
             (AuditQuery::new(), Box::new(|_| true)),
             (AuditQuery::new().actor("bob"), Box::new(|r| r.actor.as_deref() == Some("bob"))),
             (AuditQuery::new().action("export"), Box::new(|r| r.action == "export")),

@@ -1,38 +1,4 @@
 //! [`AuditLayer`]: captures `tracing` events with target `audit` into an [`AuditLog`].
-//!
-//! # Field mapping
-//!
-//! | record field | event field (first present wins) |
-//! |---|---|
-//! | `action` | `action`, `event`, else the message, else the event's name |
-//! | `actor` | `actor`, `sub`, `subject`, `user` |
-//! | `resource` | `resource`, `path`, `key_id`, `family`, `kid` |
-//! | `outcome` | `outcome` (`success`, `failure`, `denied`, `error`, `unknown`); without it: `denied` for an action ending in `denied`, else `error` for `ERROR` events, `failure` for `WARN`, `success` below |
-//! | `reason` | `reason` |
-//! | `source_addr` | `source_addr`, `source`, `client_addr`, `remote_addr`, `peer_addr` |
-//! | `trace_id` | `trace_id`, else the request's [`TraceContext`], else a `trace_id` field of an enclosing span |
-//! | `extra` | every other field, the message included |
-//!
-//! Texts are cut to the record limits and NUL characters removed, so a captured event
-//! never fails an append.
-//!
-//! # Never blocking the caller
-//!
-//! The layer only builds the record and `try_send`s it into a bounded channel
-//! ([`AuditLayerConfig::buffer`]); when the channel is full the record is dropped and
-//! counted ([`AuditStats::dropped`], metric `audit_records_dropped_total`). A background
-//! writer appends in batches of up to [`AuditLayerConfig::batch_size`], retrying a failed
-//! batch with backoff.
-//!
-//! # Where the writer runs
-//!
-//! [`AuditLayer::new`] spawns the writer on the current tokio runtime when there is one,
-//! and otherwise on a dedicated thread (`platform-audit-writer`) running its own
-//! single-threaded runtime, so building the subscriber before any runtime exists works.
-//! A PostgreSQL pool's connections belong to the runtime that opened them: outside a
-//! runtime, prefer [`AuditLayer::with_runtime`] with the handle of the runtime the
-//! [`Store`](platform_core::store::Store) was connected on. SQLite pools work from any
-//! runtime.
 
 mod config;
 pub(crate) mod fields;
@@ -61,10 +27,52 @@ use super::{AuditError, AuditLog};
 use crate::trace::TraceContext;
 
 /// A `tracing_subscriber` layer appending events with the audit target to an
-/// [`AuditLog`] without blocking the code that emits them. See the
-/// [module docs](self) for the field mapping and where the writer runs.
+/// [`AuditLog`] without blocking the code that emits them. Clones share the channel and
+/// counters.
 ///
-/// Clones share the channel and counters.
+/// # Field mapping
+///
+/// | record field | event field (first present wins) |
+/// |---|---|
+/// | `action` | `action`, `event`, else the message, else the event's name |
+/// | `actor` | `actor`, `sub`, `subject`, `user` |
+/// | `resource` | `resource`, `path`, `key_id`, `family`, `kid` |
+/// | `outcome` | `outcome` (`success`, `failure`, `denied`, `error`, `unknown`); without it: `denied` for an action ending in `denied`, else `error` for `ERROR` events, `failure` for `WARN`, `success` below |
+/// | `reason` | `reason` |
+/// | `source_addr` | `source_addr`, `source`, `client_addr`, `remote_addr`, `peer_addr` |
+/// | `trace_id` | `trace_id`, else the request's [`TraceContext`], else a `trace_id` field of an enclosing span |
+/// | `extra` | every other field, the message included |
+///
+/// Texts are cut to the record limits and NUL characters removed, so a captured event
+/// never fails an append.
+///
+/// # Never blocking the caller
+///
+/// The layer only builds the record and `try_send`s it into a bounded channel
+/// ([`AuditLayerConfig::buffer`]); when the channel is full the record is dropped and
+/// counted ([`AuditStats::dropped`], metric `audit_records_dropped_total`). A background
+/// writer appends in batches of up to [`AuditLayerConfig::batch_size`], retrying a failed
+/// batch with backoff.
+///
+/// # Where the writer runs
+///
+/// [`AuditLayer::new`] spawns the writer on the current tokio runtime when there is one,
+/// and otherwise on a dedicated thread (`platform-audit-writer`) running its own
+/// single-threaded runtime, so building the subscriber before any runtime exists works.
+/// A PostgreSQL pool's connections belong to the runtime that opened them: outside a
+/// runtime, prefer [`AuditLayer::with_runtime`] with the handle of the runtime the
+/// [`Store`](platform_core::store::Store) was connected on. SQLite pools work from any
+/// runtime.
+///
+/// # Filters
+///
+/// A filter applied to the whole subscriber (a global `EnvFilter` such as `warn`) drops
+/// audit events before any layer sees them. Filter the output layers instead
+/// (`fmt_layer.with_filter(env_filter)`) and add this layer unfiltered, as the
+/// "Audit trail" section of `docs/observability.md` shows, so audit capture does not
+/// depend on the log level.
+///
+/// # Example
 ///
 /// ```
 /// use platform_core::store::Store;
