@@ -136,6 +136,11 @@ async fn an_edited_head_row_is_reported() {
         db.tamper(&format!("UPDATE platform_audit_head SET hash = '{}'", "cd".repeat(32))).await;
         let report = db.log.verify().await.unwrap();
         assert_eq!(kinds(&report), [(5, FaultKind::HeadMismatch)], "{}", db.name);
+        let zeros = "0".repeat(64);
+        db.tamper(&format!("UPDATE platform_audit_head SET seq = 0, hash = '{zeros}'")).await;
+        let report = db.log.verify().await.unwrap();
+        assert_eq!(kinds(&report), [(5, FaultKind::HeadMismatch)], "{}", db.name);
+        assert!(report.faults[0].message.contains("beyond the chain head"), "{:?}", report.faults);
         db.tamper("DELETE FROM platform_audit_head").await;
         let report = db.log.verify().await.unwrap();
         assert_eq!(kinds(&report), [(0, FaultKind::HeadMismatch)], "{}", db.name);

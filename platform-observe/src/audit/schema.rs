@@ -96,6 +96,8 @@ pub(crate) const HEAD: &str = "SELECT seq, hash FROM platform_audit_head WHERE i
 /// Reads and locks the chain head until the transaction ends: appenders queue here.
 pub(crate) const PG_LOCK_HEAD: &str =
     "SELECT seq, hash FROM platform_audit_head WHERE id = 1 FOR UPDATE";
+/// The largest `seq` stored (NULL when empty).
+pub(crate) const MAX_SEQ: &str = "SELECT MAX(seq) FROM platform_audit_log";
 /// Parameters: seq, hash.
 pub(crate) const SET_HEAD: &str = "UPDATE platform_audit_head SET seq = $1, hash = $2 WHERE id = 1";
 

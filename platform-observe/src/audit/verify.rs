@@ -55,7 +55,8 @@ pub enum FaultKind {
     /// Records are missing at the end: the chain-head row or the anchor names a record
     /// beyond the last one.
     TailTruncated,
-    /// The chain-head row does not match the last record (or is missing).
+    /// The chain-head row does not match the last record, is missing, or is behind the
+    /// records.
     HeadMismatch,
     /// The anchored record is missing or has another hash: the chain was rewritten.
     AnchorMismatch,
@@ -208,6 +209,27 @@ impl Walk {
 }
 
 impl AuditLog {
+    /// Records beyond the chain head mean the head row was moved back. Appends move the
+    /// head in the transaction that inserts, so reading the largest `seq` first and the
+    /// head second never sees a legitimate append as beyond the head.
+    async fn check_beyond_head(&self, walk: &mut Walk) -> Result<(), AuditError> {
+        let max: Option<i64> =
+            on_pool!(self.store(), |p| sqlx::query_scalar(schema::MAX_SEQ).fetch_one(p).await?);
+        let row: Option<(i64, String)> =
+            on_pool!(self.store(), |p| sqlx::query_as(schema::HEAD).fetch_optional(p).await?);
+        if let (Some(max), Ok(head)) = (max.and_then(|m| u64::try_from(m).ok()), head_of(row))
+            && max > head.seq
+        {
+            let message = format!(
+                "records up to {max} exist beyond the chain head ({}): the head row was moved \
+                 back; records after it were not verified",
+                head.seq
+            );
+            walk.fault(max, FaultKind::HeadMismatch, message);
+        }
+        Ok(())
+    }
+
     /// Walks the whole chain with the default options; see [`verify_with`](Self::verify_with).
     pub async fn verify(&self) -> Result<VerifyReport, AuditError> {
         self.verify_with(&VerifyOptions::default()).await
@@ -291,6 +313,9 @@ impl AuditLog {
             }
         }
         walk.finish(head);
+        if head.is_some() {
+            self.check_beyond_head(&mut walk).await?;
+        }
         Ok(VerifyReport {
             valid: walk.faults.is_empty() && walk.omitted == 0,
             checked: walk.checked,
