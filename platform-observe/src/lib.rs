@@ -10,12 +10,11 @@
 //!   `tracestate` and `baggage` into a span per request, a client layer injecting them;
 //! * [`health`] — a [`HealthRegistry`](health::HealthRegistry) of liveness and readiness
 //!   checks with timeouts and cached results, and (feature `axum`) `/health/live` and
-//!   `/health/ready`.
+//!   `/health/ready`;
+//! * [`pressure`] (feature `pressure`) — cgroup CPU/memory and tokio runtime signals as
+//!   one `Pressure` source for platform-core's load shedding, exported as metrics.
 //!
 //! The guide is `docs/observability.md` in the repository.
-//!
-//! Resource-pressure sampling, the audit trail and centralized log search join this crate
-//! as the modules `pressure`, `audit` and `logs`, each behind its own feature.
 //!
 //! # Example
 //!
@@ -36,6 +35,8 @@
 
 pub mod health;
 pub mod metrics;
+#[cfg(feature = "pressure")]
+pub mod pressure;
 pub mod telemetry;
 pub mod trace;
 
