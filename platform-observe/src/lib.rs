@@ -11,15 +11,14 @@
 //! * [`health`] — a [`HealthRegistry`](health::HealthRegistry) of liveness and readiness
 //!   checks with timeouts and cached results, and (feature `axum`) `/health/live` and
 //!   `/health/ready`;
+//! * [`pressure`] (feature `pressure`) — cgroup CPU/memory and tokio runtime signals as
+//!   one `Pressure` source for platform-core's load shedding, exported as metrics;
 //! * [`audit`] (feature `audit`) — a hash-chained, append-only audit trail on SQLite or
 //!   PostgreSQL with filtered, paged queries and tamper verification, the
 //!   [`AuditLayer`](audit::AuditLayer) capturing `target: "audit"` events without
 //!   blocking, and (feature `axum`) the query and verify router.
 //!
 //! The guide is `docs/observability.md` in the repository.
-//!
-//! Resource-pressure sampling, the audit trail and centralized log search join this crate
-//! as the modules `pressure`, `audit` and `logs`, each behind its own feature.
 //!
 //! # Example
 //!
@@ -42,6 +41,8 @@
 pub mod audit;
 pub mod health;
 pub mod metrics;
+#[cfg(feature = "pressure")]
+pub mod pressure;
 pub mod telemetry;
 pub mod trace;
 

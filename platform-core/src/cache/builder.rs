@@ -118,7 +118,7 @@ where
         let local = self.local.then(|| {
             let mut b = moka::sync::Cache::builder()
                 .max_capacity(cfg.max_entries)
-                .expire_after(EntryExpiry);
+                .expire_after(EntryExpiry { grace: cfg.stale_while_revalidate });
             if let Some(w) = self.weigher.clone() {
                 b = b.weigher(move |k: &K, e: &Entry<V>| e.value.as_ref().map_or(1, |v| w(k, v)));
             }

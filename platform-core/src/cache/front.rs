@@ -226,8 +226,7 @@ where
         if let Some(local) = &self.local
             && self.local_live.load(Ordering::Acquire)
         {
-            let lifetime = fresh + self.policy.grace;
-            local.insert(key, Entry { value, fresh_until: Instant::now() + fresh, lifetime });
+            local.insert(key, Entry { value, fresh_until: Instant::now() + fresh });
         }
     }
 

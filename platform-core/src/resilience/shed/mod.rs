@@ -73,7 +73,7 @@ pub use config::{LoadShedConfig, ShedSignals, ShedThresholds};
 pub use criticality::{Criticality, FixedCriticality, HttpCriticality, UnknownCriticality};
 pub use layer::{LoadShedLayer, ShedEvent};
 pub use pressure::{ManualPressure, Pressure, PressureReading, Signal};
-pub use sampler::{CgroupPressure, CgroupPressureBuilder, SamplerHandle};
+pub use sampler::{CgroupPressure, CgroupPressureBuilder, CgroupSample, SamplerHandle};
 pub use service::LoadShed;
 
 #[cfg(test)]

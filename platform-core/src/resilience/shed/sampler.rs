@@ -45,6 +45,7 @@ const TARGET: &str = "platform::resilience::shed";
 /// let reading = pressure.sample_now().unwrap();
 /// assert_eq!(reading.memory, 0.25);
 /// assert_eq!(pressure.reading(), reading);
+/// assert_eq!(pressure.last_sample().unwrap().memory_limit, 1000);
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 #[derive(Clone)]
@@ -55,7 +56,23 @@ pub struct CgroupPressure {
 struct Inner {
     files: CgroupFiles,
     prev_cpu: Mutex<Option<(Instant, u64)>>,
+    last: Mutex<Option<CgroupSample>>,
     cell: ManualPressure,
+}
+
+/// The raw figures of the latest sample, for exporting as metrics.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct CgroupSample {
+    /// CPUs the cgroup may use (the quota, fractional; the host's CPUs without one).
+    pub cpu_limit: f64,
+    /// Cumulative CPU time used by the cgroup, microseconds.
+    pub cpu_usage_usec: u64,
+    /// Memory in use, bytes, less reclaimable page cache (the process's resident set
+    /// when the cgroup sets no memory limit).
+    pub memory_used: u64,
+    /// The memory limit, bytes (the host's memory when the cgroup sets none).
+    pub memory_limit: u64,
 }
 
 /// Builds a [`CgroupPressure`] with non-default paths (tests, unusual mounts).
@@ -106,6 +123,7 @@ impl CgroupPressureBuilder {
             inner: Arc::new(Inner {
                 files,
                 prev_cpu: Mutex::new(None),
+                last: Mutex::new(None),
                 cell: ManualPressure::new(),
             }),
         };
@@ -140,6 +158,12 @@ impl CgroupPressure {
         Ok(self.inner.files.read()?.cpu_limit)
     }
 
+    /// The raw figures of the latest successful sample ([`build`](CgroupPressureBuilder::build)
+    /// takes the first one, so this is `Some` on a built pressure).
+    pub fn last_sample(&self) -> Option<CgroupSample> {
+        *self.inner.last.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Samples the files now, publishes the result to [`reading`](Pressure::reading)
     /// and returns it. CPU utilisation needs two samples: the first one reports the
     /// previous CPU value (zero initially).
@@ -157,6 +181,12 @@ impl CgroupPressure {
         }
         *prev = Some((now, raw.cpu_usage_usec));
         drop(prev);
+        *self.inner.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(CgroupSample {
+            cpu_limit: raw.cpu_limit,
+            cpu_usage_usec: raw.cpu_usage_usec,
+            memory_used: raw.mem_used,
+            memory_limit: raw.mem_limit,
+        });
         let memory =
             if raw.mem_limit == 0 { 0.0 } else { raw.mem_used as f64 / raw.mem_limit as f64 };
         self.inner.cell.set_memory(memory);
@@ -204,6 +234,14 @@ impl fmt::Debug for CgroupPressure {
 #[derive(Debug)]
 pub struct SamplerHandle {
     task: tokio::task::JoinHandle<()>,
+}
+
+impl From<tokio::task::JoinHandle<()>> for SamplerHandle {
+    /// Wraps a sampling task of another [`Pressure`] source, so that dropping the handle
+    /// stops it in the same way.
+    fn from(task: tokio::task::JoinHandle<()>) -> Self {
+        Self { task }
+    }
 }
 
 impl SamplerHandle {

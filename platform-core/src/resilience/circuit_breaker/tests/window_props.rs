@@ -19,7 +19,27 @@ fn totals<'a>(samples: impl Iterator<Item = &'a Sample>) -> Totals {
     })
 }
 
+/// Mostly fast successes, so windows full of them (the no-write fast path) are common.
+fn healthy_sample() -> impl Strategy<Value = Sample> {
+    (prop::bool::weighted(0.05), prop::bool::weighted(0.05))
+        .prop_map(|(failure, slow)| Sample { failure, slow })
+}
+
 proptest! {
+    #[test]
+    fn count_window_matches_last_n_on_a_healthy_service(size in 1usize..20, ops in prop::collection::vec(healthy_sample(), 0..400)) {
+        let w = CountWindow::new(size);
+        let mut model = VecDeque::new();
+        for s in ops {
+            w.record(s);
+            model.push_back(s);
+            if model.len() > size {
+                model.pop_front();
+            }
+            prop_assert_eq!(w.totals(), totals(model.iter()));
+        }
+    }
+
     #[test]
     fn count_window_matches_last_n(size in 1usize..20, ops in prop::collection::vec((sample(), any::<u8>()), 0..200)) {
         let w = CountWindow::new(size);
