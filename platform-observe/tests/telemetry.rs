@@ -129,3 +129,38 @@ fn config_errors_name_the_field() {
     }
     assert!(serde_json::from_str::<TelemetryConfig>(r#"{"fromat": "json"}"#).is_err());
 }
+
+#[test]
+fn extra_layers_see_events_the_log_filter_drops() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::filter::Targets;
+
+    let log = Capture::default();
+    let audit = Capture::default();
+    let (log_w, audit_w) = (log.clone(), audit.clone());
+    let cfg = TelemetryConfig {
+        filter: "warn".into(),
+        use_rust_log: false,
+        otlp: Default::default(),
+        ..config()
+    };
+    let audit_layer = tracing_subscriber::fmt::layer()
+        .with_writer(move || audit_w.clone())
+        .with_filter(Targets::new().with_target("audit", tracing::Level::INFO));
+    let (dispatch, _guard) = platform_observe::telemetry::build_with_layers(
+        &cfg,
+        move || log_w.clone(),
+        vec![Box::new(audit_layer)],
+    )
+    .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(target: "audit", event = "login_succeeded", "audit event");
+        tracing::info!("an info line the warn filter drops");
+        tracing::warn!("a warning");
+    });
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let audit = String::from_utf8(audit.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("a warning") && !log.contains("audit event"), "{log}");
+    assert!(!log.contains("info line"), "{log}");
+    assert!(audit.contains("login_succeeded") && !audit.contains("a warning"), "{audit}");
+}

@@ -2,7 +2,15 @@
 //!
 //! [`init`] installs the global subscriber and returns a [`TelemetryGuard`]; [`build`]
 //! returns the subscriber as a [`Dispatch`] instead (tests, embedding), and
-//! [`build_with_writer`] also redirects the log output.
+//! [`build_with_writer`] also redirects the log output. [`init_with_layers`] and
+//! [`build_with_layers`] add layers of your own (the audit layer, log shipping) beside the
+//! SDK's.
+//!
+//! The configured filter (`filter` / `RUST_LOG`) is a **per-layer** filter on the log
+//! output and the OTLP exporters, not a global one, so extra layers see events the log
+//! output drops (an `audit` event under a `warn` filter, say). Give each extra layer its
+//! own filter (`layer.with_filter(...)`): an unfiltered layer enables every span and event
+//! of every library at every level, and the process pays for building them.
 //!
 //! `init` works inside and outside a tokio runtime: OpenTelemetry's batch processors and
 //! periodic metric reader run on their own threads with a blocking HTTP client, and the
@@ -26,9 +34,9 @@ pub use guard::TelemetryGuard;
 
 use crate::metrics::{MetricsRegistry, ProcessCollector, RuntimeCollector};
 
-/// The subscriber's layers sit on the filtered registry.
-pub(crate) type Base = tracing_subscriber::layer::Layered<EnvFilter, Registry>;
-pub(crate) type BoxLayer = Box<dyn Layer<Base> + Send + Sync + 'static>;
+/// A type-erased layer of the subscriber [`build`] assembles: the log output, the OTLP
+/// bridges, and the extra layers of [`build_with_layers`].
+pub type BoxLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 
 /// Installs telemetry as the global `tracing` subscriber.
 ///
@@ -41,7 +49,32 @@ pub(crate) type BoxLayer = Box<dyn Layer<Base> + Send + Sync + 'static>;
 /// # drop(guard);
 /// ```
 pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, InitError> {
-    let (dispatch, guard) = build(&config)?;
+    init_with_layers(config, Vec::new())
+}
+
+/// [`init`] with extra layers of your own, each with its own filter.
+///
+/// ```
+/// use platform_observe::telemetry::BoxLayer;
+/// use tracing_subscriber::Layer;
+/// use tracing_subscriber::filter::Targets;
+///
+/// // E.g. an `AuditLayer` (feature `audit`) capturing target `audit` whatever the log level.
+/// let audit_only = tracing_subscriber::fmt::layer()
+///     .with_writer(std::io::sink)
+///     .with_filter(Targets::new().with_target("audit", tracing::Level::TRACE));
+/// let extra: Vec<BoxLayer> = vec![Box::new(audit_only)];
+/// let guard = platform_observe::telemetry::init_with_layers(
+///     platform_observe::TelemetryConfig::default(),
+///     extra,
+/// ).unwrap();
+/// # drop(guard);
+/// ```
+pub fn init_with_layers(
+    config: TelemetryConfig,
+    extra: Vec<BoxLayer>,
+) -> Result<TelemetryGuard, InitError> {
+    let (dispatch, guard) = build_with_layers(&config, std::io::stdout, extra)?;
     tracing::dispatcher::set_global_default(dispatch).map_err(|_| InitError::AlreadyInitialized)?;
     Ok(guard)
 }
@@ -59,8 +92,21 @@ pub fn build_with_writer<W>(
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
+    build_with_layers(config, writer, Vec::new())
+}
+
+/// Builds the subscriber writing log lines to `writer`, with `extra` layers beside the
+/// SDK's, without installing it. The configured filter applies to the SDK's layers only;
+/// filter each extra layer yourself (see the [module docs](self)).
+pub fn build_with_layers<W>(
+    config: &TelemetryConfig,
+    writer: W,
+    extra: Vec<BoxLayer>,
+) -> Result<(Dispatch, TelemetryGuard), InitError>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     config.validate()?;
-    let filter = filter(config);
     let metrics = MetricsRegistry::new();
     if config.prometheus.process_metrics {
         metrics.register(ProcessCollector);
@@ -82,7 +128,8 @@ where
         None
     };
 
-    let subscriber = Registry::default().with(filter).with(layers);
+    layers.extend(extra);
+    let subscriber = Registry::default().with(layers);
     let guard = TelemetryGuard {
         metrics,
         #[cfg(feature = "otlp")]
@@ -91,7 +138,8 @@ where
     Ok((Dispatch::new(subscriber), guard))
 }
 
-fn filter(config: &TelemetryConfig) -> EnvFilter {
+/// The configured filter; built once per layer it applies to (`EnvFilter` is not `Clone`).
+pub(crate) fn filter(config: &TelemetryConfig) -> EnvFilter {
     let from_env = config
         .use_rust_log
         .then(|| std::env::var(EnvFilter::DEFAULT_ENV).ok())
@@ -106,11 +154,16 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let base = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(config.ansi);
+    let filter = filter(config);
     match config.format {
-        LogFormat::Pretty => base.pretty().boxed(),
-        LogFormat::Compact => base.compact().boxed(),
-        LogFormat::Json => {
-            base.json().with_current_span(true).with_span_list(true).flatten_event(true).boxed()
-        }
+        LogFormat::Pretty => base.pretty().with_filter(filter).boxed(),
+        LogFormat::Compact => base.compact().with_filter(filter).boxed(),
+        LogFormat::Json => base
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .flatten_event(true)
+            .with_filter(filter)
+            .boxed(),
     }
 }

@@ -16,7 +16,7 @@ use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 use tracing_subscriber::Layer;
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{FilterExt as _, filter_fn};
 
 use super::{BoxLayer, InitError, TelemetryConfig};
 use crate::metrics::MetricsRegistry;
@@ -142,7 +142,7 @@ pub(crate) fn build(
         layers.push(
             tracing_opentelemetry::layer()
                 .with_tracer(tracer)
-                .with_filter(filter_fn(|m| exportable(m.target())))
+                .with_filter(filter_fn(|m| exportable(m.target())).and(super::filter(cfg)))
                 .boxed(),
         );
         gates.push(gate);
@@ -173,7 +173,11 @@ pub(crate) fn build(
             .build();
         let bridge =
             opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(&provider);
-        layers.push(bridge.with_filter(filter_fn(|m| exportable(m.target()))).boxed());
+        layers.push(
+            bridge
+                .with_filter(filter_fn(|m| exportable(m.target())).and(super::filter(cfg)))
+                .boxed(),
+        );
         gates.push(gate);
         Some(provider)
     } else {
