@@ -9,14 +9,23 @@ use platform_gateway::{Gateway, Route, Upstream};
 async fn gateway() -> std::net::SocketAddr {
     let up = echo_upstream("a").await;
     let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
-    let small = Route::builder("small").path_prefix("/small").max_body_bytes(1024).upstream("a").build().unwrap();
+    let small = Route::builder("small")
+        .path_prefix("/small")
+        .max_body_bytes(1024)
+        .upstream("a")
+        .build()
+        .unwrap();
     serve(Gateway::builder().upstream(upstream).route(small).build().unwrap()).await
 }
 
 #[tokio::test]
 async fn declared_length_over_the_limit_is_413() {
     let gw = gateway().await;
-    let res = raw(gw, b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n").await;
+    let res = raw(
+        gw,
+        b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(raw_status(&res), 413, "{res}");
     assert!(raw_body(&res).contains("body_too_large"), "{res}");
 }
@@ -36,7 +45,11 @@ async fn streamed_body_over_the_limit_is_413() {
 #[tokio::test]
 async fn bodies_within_the_limit_pass() {
     let gw = gateway().await;
-    let res = raw(gw, b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello").await;
+    let res = raw(
+        gw,
+        b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    )
+    .await;
     assert_eq!(raw_status(&res), 200, "{res}");
     assert!(res.contains("\"body_len\":5"), "{res}");
 }

@@ -40,7 +40,11 @@ async fn trusted_cidrs_find_the_first_untrusted_hop_from_the_right() {
     };
     let gw = gateway(cfg).await;
     // A client forged 6.6.6.6; 198.51.100.7 is what the trusted 10.0.0.5 proxy saw.
-    let doc = echo_with(gw, "X-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.0.0.5\r\nX-Forwarded-Proto: https\r\n").await;
+    let doc = echo_with(
+        gw,
+        "X-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.0.0.5\r\nX-Forwarded-Proto: https\r\n",
+    )
+    .await;
     assert_eq!(echoed(&doc, "x-forwarded-for"), ["198.51.100.7, 10.0.0.5, 127.0.0.1"]);
     assert_eq!(echoed(&doc, "x-forwarded-proto"), ["https"], "kept from a trusted proxy");
 }

@@ -47,7 +47,8 @@ POST /second HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length
     )
     .await;
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
-    let second = res.match_indices("HTTP/1.1 ").nth(1).map(|(i, _)| &res[i..]).expect("two responses");
+    let second =
+        res.match_indices("HTTP/1.1 ").nth(1).map(|(i, _)| &res[i..]).expect("two responses");
     assert_eq!(raw_status(second), 400, "{res}");
 }
 

@@ -29,7 +29,10 @@ async fn h2c_client_to_http1_and_h2c_upstreams() {
         .upstream(
             Upstream::builder("h2")
                 .endpoint(h2.to_string())
-                .config(UpstreamConfig { protocol: UpstreamProtocol::H2c, ..UpstreamConfig::default() })
+                .config(UpstreamConfig {
+                    protocol: UpstreamProtocol::H2c,
+                    ..UpstreamConfig::default()
+                })
                 .build()
                 .await
                 .unwrap(),
@@ -40,14 +43,17 @@ async fn h2c_client_to_http1_and_h2c_upstreams() {
         .unwrap();
     let gw = serve(gateway).await;
 
-    let (status, doc) = h2_send(Request::get(format!("http://{gw}/x/../hello")).body(Full::default()).unwrap()).await;
+    let (status, doc) =
+        h2_send(Request::get(format!("http://{gw}/x/../hello")).body(Full::default()).unwrap())
+            .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["version"], "HTTP/1.1");
     assert_eq!(doc["uri"], "/hello");
     assert_eq!(common::echoed(&doc, "host"), [gw.to_string().as_str()], "authority becomes Host");
 
     let body = Full::new(Bytes::from(vec![7u8; 100_000]));
-    let (status, doc) = h2_send(Request::post(format!("http://{gw}/h2/upload")).body(body).unwrap()).await;
+    let (status, doc) =
+        h2_send(Request::post(format!("http://{gw}/h2/upload")).body(body).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["version"], "HTTP/2.0");
     assert_eq!(doc["body_len"], 100_000);

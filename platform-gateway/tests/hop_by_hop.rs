@@ -55,7 +55,8 @@ X-Public: kept\r\n\r\n",
 #[tokio::test]
 async fn te_trailers_is_kept_for_grpc() {
     let gw = gateway().await;
-    let res = raw(gw, b"GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n").await;
+    let res =
+        raw(gw, b"GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n").await;
     assert_eq!(echoed(&json_of(&res), "te"), ["trailers"]);
 }
 

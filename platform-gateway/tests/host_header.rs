@@ -24,7 +24,11 @@ async fn missing_host_on_http11_is_400() {
 #[tokio::test]
 async fn duplicate_host_is_400() {
     let gw = gateway().await;
-    let res = raw(gw, b"GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n").await;
+    let res = raw(
+        gw,
+        b"GET / HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(raw_status(&res), 400, "{res}");
     assert!(raw_body(&res).contains("several Host headers"), "{res}");
 }
@@ -39,7 +43,8 @@ async fn http10_without_host_is_served() {
 #[tokio::test]
 async fn one_host_is_preserved_by_default() {
     let gw = gateway().await;
-    let res = raw(gw, b"GET / HTTP/1.1\r\nHost: shop.example:8443\r\nConnection: close\r\n\r\n").await;
+    let res =
+        raw(gw, b"GET / HTTP/1.1\r\nHost: shop.example:8443\r\nConnection: close\r\n\r\n").await;
     assert_eq!(raw_status(&res), 200, "{res}");
     let doc: serde_json::Value = serde_json::from_str(raw_body(&res).trim()).unwrap_or_else(|_| {
         // A chunked body: take the JSON between the chunk-size lines.

@@ -36,13 +36,19 @@ fn upstream_and_uri(body: &str) -> (String, String) {
 #[tokio::test]
 async fn disguised_paths_match_and_forward_in_normal_form() {
     let gw = gateway(PathPolicy::default()).await;
-    for disguised in ["/public/../admin/x", "//admin//x", "/%61dmin/x", "/./admin/./x", "/%2e%2e/admin/x"] {
+    for disguised in
+        ["/public/../admin/x", "//admin//x", "/%61dmin/x", "/./admin/./x", "/%2e%2e/admin/x"]
+    {
         let (status, body) = fetch(gw, disguised).await;
         assert_eq!(status, 200, "{disguised}");
         assert_eq!(upstream_and_uri(&body), ("admin".into(), "/admin/x".into()), "{disguised}");
     }
     let (_, body) = fetch(gw, "/a/./b/../c?q=%2F..").await;
-    assert_eq!(upstream_and_uri(&body), ("public".into(), "/a/c?q=%2F..".into()), "query untouched");
+    assert_eq!(
+        upstream_and_uri(&body),
+        ("public".into(), "/a/c?q=%2F..".into()),
+        "query untouched"
+    );
 }
 
 #[tokio::test]
@@ -57,11 +63,14 @@ async fn encoded_slash_is_rejected_by_default() {
 
 #[tokio::test]
 async fn encoded_slash_decode_and_preserve_policies() {
-    let decode = gateway(PathPolicy { encoded_slash: EncodedSlash::Decode, ..PathPolicy::default() }).await;
+    let decode =
+        gateway(PathPolicy { encoded_slash: EncodedSlash::Decode, ..PathPolicy::default() }).await;
     let (_, body) = fetch(decode, "/public%2F..%2Fadmin").await;
     assert_eq!(upstream_and_uri(&body), ("admin".into(), "/admin".into()));
 
-    let keep = gateway(PathPolicy { encoded_slash: EncodedSlash::Preserve, ..PathPolicy::default() }).await;
+    let keep =
+        gateway(PathPolicy { encoded_slash: EncodedSlash::Preserve, ..PathPolicy::default() })
+            .await;
     let (_, body) = fetch(keep, "/public%2F..%2Fadmin").await;
     assert_eq!(upstream_and_uri(&body), ("public".into(), "/public%2F..%2Fadmin".into()));
 }

@@ -16,7 +16,8 @@ async fn incomplete_head_is_cut_off() {
     let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
     let route = Route::builder("all").path_prefix("/").upstream("a").build().unwrap();
     let gateway = Gateway::builder().upstream(upstream).route(route).build().unwrap();
-    let config = ServerConfig { header_read_timeout: Duration::from_millis(300), ..ServerConfig::default() };
+    let config =
+        ServerConfig { header_read_timeout: Duration::from_millis(300), ..ServerConfig::default() };
     let gw = serve_with(gateway, config).await;
 
     let mut stream = TcpStream::connect(gw).await.unwrap();
@@ -31,7 +32,9 @@ async fn incomplete_head_is_cut_off() {
         }
     };
     // The test's own bound, far above the timeout: the gateway must close first.
-    tokio::time::timeout(Duration::from_secs(15), trickle).await.expect("the gateway never closed the connection");
+    tokio::time::timeout(Duration::from_secs(15), trickle)
+        .await
+        .expect("the gateway never closed the connection");
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest).await;
 }
@@ -42,7 +45,8 @@ async fn complete_heads_are_served() {
     let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
     let route = Route::builder("all").path_prefix("/").upstream("a").build().unwrap();
     let gateway = Gateway::builder().upstream(upstream).route(route).build().unwrap();
-    let config = ServerConfig { header_read_timeout: Duration::from_millis(300), ..ServerConfig::default() };
+    let config =
+        ServerConfig { header_read_timeout: Duration::from_millis(300), ..ServerConfig::default() };
     let gw = serve_with(gateway, config).await;
     let res = common::raw(gw, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     assert_eq!(common::raw_status(&res), 200);

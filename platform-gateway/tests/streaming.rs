@@ -24,7 +24,8 @@ const CHUNK: usize = 1 << 20;
 const TOTAL_CHUNKS: usize = 200;
 const WAIT: Duration = Duration::from_secs(30);
 
-type ChunkBody = StreamBody<futures_util::stream::BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
+type ChunkBody =
+    StreamBody<futures_util::stream::BoxStream<'static, Result<Frame<Bytes>, Infallible>>>;
 
 /// A body fed from a channel, one frame per message.
 fn channel_body() -> (mpsc::Sender<Bytes>, ChunkBody) {
@@ -75,7 +76,10 @@ async fn streaming_upstream(
                                 }
                             }
                             return Ok::<_, Infallible>(Response::new(ChunkBody::new(
-                                futures_util::stream::once(async move { Ok(Frame::data(Bytes::from(n.to_string()))) }).boxed(),
+                                futures_util::stream::once(async move {
+                                    Ok(Frame::data(Bytes::from(n.to_string())))
+                                })
+                                .boxed(),
                             )));
                         }
                         let (tx, body) = channel_body();
@@ -110,8 +114,10 @@ async fn two_hundred_megabytes_stream_both_ways() {
     let (go_tx, go_rx) = oneshot::channel();
     let up = streaming_upstream(first_tx, go_rx).await;
     let upstream = Upstream::builder("s").endpoint(up.to_string()).build().await.unwrap();
-    let route = Route::builder("s").path_prefix("/").max_body_bytes(1 << 40).upstream("s").build().unwrap();
-    let gw = common::serve(Gateway::builder().upstream(upstream).route(route).build().unwrap()).await;
+    let route =
+        Route::builder("s").path_prefix("/").max_body_bytes(1 << 40).upstream("s").build().unwrap();
+    let gw =
+        common::serve(Gateway::builder().upstream(upstream).route(route).build().unwrap()).await;
     let client: Client<_, ChunkBody> = Client::builder(TokioExecutor::new()).build_http();
     let before = peak_rss();
 
@@ -139,7 +145,8 @@ async fn two_hundred_megabytes_stream_both_ways() {
     let req = Request::get(format!("http://{gw}/download")).body(empty).unwrap();
     let res = client.request(req).await.unwrap();
     let mut body = res.into_body();
-    let first = tokio::time::timeout(WAIT, body.frame()).await.expect("no first chunk").unwrap().unwrap();
+    let first =
+        tokio::time::timeout(WAIT, body.frame()).await.expect("no first chunk").unwrap().unwrap();
     let mut n = first.data_ref().map_or(0, Bytes::len);
     go_tx.send(()).unwrap();
     while let Some(frame) = body.frame().await {
@@ -148,5 +155,9 @@ async fn two_hundred_megabytes_stream_both_ways() {
     assert_eq!(n, CHUNK * TOTAL_CHUNKS);
 
     let grown = peak_rss().saturating_sub(before);
-    assert!(grown < 100 << 20, "peak memory grew by {} MiB while 2 × 200 MiB streamed", grown >> 20);
+    assert!(
+        grown < 100 << 20,
+        "peak memory grew by {} MiB while 2 × 200 MiB streamed",
+        grown >> 20
+    );
 }

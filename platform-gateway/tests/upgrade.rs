@@ -19,7 +19,9 @@ async fn upgraded_connection_echoes_through_the_gateway() {
 
     let mut stream = TcpStream::connect(gw).await.unwrap();
     stream
-        .write_all(b"GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .write_all(
+            b"GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+        )
         .await
         .unwrap();
     let mut head = Vec::new();
@@ -35,7 +37,10 @@ async fn upgraded_connection_echoes_through_the_gateway() {
     for msg in [&b"ping"[..], b"a longer message over the tunnel"] {
         stream.write_all(msg).await.unwrap();
         let mut back = vec![0u8; msg.len()];
-        tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut back)).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut back))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(back, msg);
     }
 }

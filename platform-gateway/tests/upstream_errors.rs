@@ -23,7 +23,8 @@ fn assert_json_error(body: &serde_json::Value, code: &str) {
 #[tokio::test]
 async fn refused_connection_is_502() {
     // Bind then drop: nothing listens there any more.
-    let port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let port =
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
     let gw = gateway_to(&format!("127.0.0.1:{port}"), UpstreamConfig::default()).await;
     let (status, body) = get(gw, "/").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
@@ -33,7 +34,10 @@ async fn refused_connection_is_502() {
 #[tokio::test]
 async fn slow_response_is_504() {
     let up = echo_upstream("slow").await;
-    let config = UpstreamConfig { response_timeout: Duration::from_millis(100), ..UpstreamConfig::default() };
+    let config = UpstreamConfig {
+        response_timeout: Duration::from_millis(100),
+        ..UpstreamConfig::default()
+    };
     let gw = gateway_to(&up.to_string(), config).await;
     let (status, body) = get(gw, "/?sleep_ms=5000").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
@@ -50,11 +54,15 @@ async fn connect_that_never_completes_is_504() {
     let addr = listener.local_addr().unwrap();
     let mut fillers = Vec::new();
     for _ in 0..8 {
-        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr)).await {
+        if let Ok(Ok(s)) =
+            tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr))
+                .await
+        {
             fillers.push(s);
         }
     }
-    let config = UpstreamConfig { connect_timeout: Duration::from_millis(300), ..UpstreamConfig::default() };
+    let config =
+        UpstreamConfig { connect_timeout: Duration::from_millis(300), ..UpstreamConfig::default() };
     let gw = gateway_to(&addr.to_string(), config).await;
     let (status, body) = get(gw, "/").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
@@ -66,7 +74,12 @@ async fn connect_that_never_completes_is_504() {
 async fn route_timeout_is_504_and_unmatched_is_404() {
     let up = echo_upstream("slow").await;
     let upstream = Upstream::builder("u").endpoint(up.to_string()).build().await.unwrap();
-    let route = Route::builder("slow").path_prefix("/slow").timeout(Duration::from_millis(100)).upstream("u").build().unwrap();
+    let route = Route::builder("slow")
+        .path_prefix("/slow")
+        .timeout(Duration::from_millis(100))
+        .upstream("u")
+        .build()
+        .unwrap();
     let gw = serve(Gateway::builder().upstream(upstream).route(route).build().unwrap()).await;
     let (status, body) = get(gw, "/slow?sleep_ms=5000").await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);

@@ -48,7 +48,10 @@ fn query_param(req: &Request<Incoming>, key: &str) -> Option<String> {
     })
 }
 
-async fn echo(name: &'static str, mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn echo(
+    name: &'static str,
+    mut req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     if let Some(ms) = query_param(&req, "sleep_ms") {
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
     }
@@ -80,7 +83,8 @@ async fn echo(name: &'static str, mut req: Request<Incoming>) -> Result<Response
         .iter()
         .map(|(k, v)| json!([k.as_str(), v.to_str().unwrap_or("<binary>")]))
         .collect();
-    let (method, uri, version) = (req.method().to_string(), req.uri().to_string(), format!("{:?}", req.version()));
+    let (method, uri, version) =
+        (req.method().to_string(), req.uri().to_string(), format!("{:?}", req.version()));
     let mut body = req.into_body();
     let mut body_len = 0u64;
     while let Some(frame) = body.frame().await {
@@ -145,7 +149,10 @@ pub async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
 
 /// The status code of the first response in raw response text.
 pub fn raw_status(text: &str) -> u16 {
-    text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status line in {text:?}"))
+    text.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"))
 }
 
 /// The body of the first response in raw response text (after the empty line).
@@ -172,4 +179,42 @@ pub async fn send(req: Request<Full<Bytes>>) -> (StatusCode, Value) {
     let value = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, value)
+}
+
+/// An upstream that always answers `status` with an `x-upstream: name` header.
+pub async fn status_upstream(name: &'static str, status: u16) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |_req: Request<Incoming>| async move {
+                        let res = Response::builder()
+                            .status(status)
+                            .header("x-upstream", name)
+                            .body(Full::new(Bytes::from_static(b"{}")))
+                            .unwrap();
+                        Ok::<_, Infallible>(res)
+                    });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// GETs `path` with extra headers; the status and the `x-upstream` that answered.
+pub async fn who(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (StatusCode, String) {
+    let mut req = Request::get(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = client().request(req.body(Full::default()).unwrap()).await.unwrap();
+    let name =
+        res.headers().get("x-upstream").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (res.status(), name)
 }
