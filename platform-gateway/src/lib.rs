@@ -60,6 +60,8 @@
 
 pub mod balance;
 pub mod body;
+#[cfg(feature = "config")]
+pub mod config;
 pub mod error;
 pub mod filter;
 mod gateway;
