@@ -70,6 +70,11 @@ pub mod route;
 mod server;
 pub mod upstream;
 
+/// The gateway guide (`docs/gateway.md`), whose Rust examples run as doctests.
+#[cfg(all(doctest, feature = "config"))]
+#[doc = include_str!("../../docs/gateway.md")]
+pub struct GatewayGuideDoctests;
+
 pub use body::Body;
 pub use error::{GatewayError, ProxyError};
 pub use gateway::{Gateway, GatewayBuilder};
