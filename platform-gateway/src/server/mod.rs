@@ -2,7 +2,6 @@
 
 mod inspect;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,6 +142,3 @@ impl Server {
         }
     }
 }
-
-#[allow(dead_code)]
-fn _infallible(_: Infallible) {}
