@@ -59,3 +59,23 @@ async fn chunked_alone_is_streamed() {
     assert_eq!(raw_status(&res), 200, "{res}");
     assert!(res.contains("\"body_len\":5"), "{res}");
 }
+
+#[tokio::test]
+async fn a_refused_request_does_not_shift_the_records_of_the_next() {
+    use platform_gateway::proxy::ProxyConfig;
+    let up = echo_upstream("a").await;
+    let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
+    let route = Route::builder("all").path_prefix("/").upstream("a").build().unwrap();
+    let proxy = ProxyConfig { max_header_bytes: 8192, ..ProxyConfig::default() };
+    let gw =
+        serve(Gateway::builder().upstream(upstream).route(route).proxy(proxy).build().unwrap())
+            .await;
+    let big = "v".repeat(9000);
+    let first = format!("GET /a HTTP/1.1\r\nHost: x\r\nX-Big: {big}\r\n\r\n");
+    let second = "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n";
+    let res = raw(gw, format!("{first}{second}").as_bytes()).await;
+    assert_eq!(raw_status(&res), 431, "{res}");
+    let next =
+        res.match_indices("HTTP/1.1 ").nth(1).map(|(i, _)| &res[i..]).expect("two responses");
+    assert_eq!(raw_status(next), 400, "{res}");
+}

@@ -38,6 +38,9 @@ pub(crate) fn admit<B>(
     req: &mut Request<B>,
     conn: Option<&ConnectionInfo>,
 ) -> Result<Ingress, Refusal> {
+    let http1 = matches!(req.version(), Version::HTTP_10 | Version::HTTP_11 | Version::HTTP_09);
+    // Taken first, whatever happens next: one record per HTTP/1 request, in order.
+    let framing = conn.filter(|_| http1).and_then(|c| c.head_log.next());
     let headers = req.headers();
     if headers.len() > cfg.max_headers {
         return Err(refuse(
@@ -69,7 +72,6 @@ pub(crate) fn admit<B>(
             "the request has several Host headers",
         ));
     }
-    let http1 = matches!(req.version(), Version::HTTP_10 | Version::HTTP_11 | Version::HTTP_09);
     if hosts == 0 && req.version() == Version::HTTP_11 {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
@@ -77,10 +79,7 @@ pub(crate) fn admit<B>(
             "an HTTP/1.1 request needs a Host header",
         ));
     }
-    let conflicting = conn
-        .filter(|_| http1)
-        .and_then(|c| c.head_log.next())
-        .is_some_and(|f| f.conflicting_framing)
+    let conflicting = framing.is_some_and(|f| f.conflicting_framing)
         || (headers.contains_key(header::CONTENT_LENGTH)
             && headers.contains_key(header::TRANSFER_ENCODING));
     if conflicting {
