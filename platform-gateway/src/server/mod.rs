@@ -86,10 +86,11 @@ impl Server {
     /// A server for `gateway` with `config`.
     pub fn new(gateway: Gateway, config: ServerConfig) -> Self {
         let proxy = gateway.proxy_config();
-        // hyper's buffer holds the whole head (request line, separators, line ends) and
-        // bounds it with a bare 431; the gateway's own count of names and values, with
-        // a JSON 431, is the limit that applies, so the buffer leaves room around it.
-        let max_headers = proxy.max_headers;
+        // hyper bounds the head with a bare 431: its buffer holds the whole head (request
+        // line, separators, line ends) and its header array a fixed count. The gateway's
+        // own checks, answered with JSON, are the limits that apply, so hyper's leave
+        // room around them and only stop what is far over.
+        let max_headers = proxy.max_headers + 32;
         let max_head = proxy.max_header_bytes + 4 * max_headers + 8192;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
