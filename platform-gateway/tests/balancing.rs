@@ -156,3 +156,48 @@ async fn failing_endpoint_is_ejected() {
     let (status, _) = who(gw, "/", &[]).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn panic_threshold_brings_ejected_endpoints_back() {
+    let (a, b) = (status_upstream("a", 500).await, status_upstream("b", 500).await);
+    let outlier = OutlierConfig {
+        consecutive_failures: 1,
+        max_ejected_share: 1.0,
+        ..OutlierConfig::default()
+    };
+    let upstream = Upstream::builder("u")
+        .endpoint(a.to_string())
+        .endpoint(b.to_string())
+        .config(UpstreamConfig { outlier, ..config(BalancePolicy::RoundRobin) })
+        .build()
+        .await
+        .unwrap();
+    let handle = upstream.clone();
+    let gw = gateway(upstream, route().build().unwrap()).await;
+    let settle = |want: usize| {
+        let handle = handle.clone();
+        async move {
+            for _ in 0..200 {
+                if handle.endpoints().len() == want {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            panic!("the endpoint set never reached {want} endpoints");
+        }
+    };
+    // One failure ejects the first endpoint: 1 of 2 out is not over 0.5, it leaves.
+    let _ = who(gw, "/", &[]).await;
+    settle(1).await;
+    // The other fails too: 2 of 2 out is over the threshold, panic mode routes to both.
+    let _ = who(gw, "/", &[]).await;
+    settle(2).await;
+    assert_eq!(handle.ejected().len(), 2, "both endpoints are still ejected");
+    let (status, name) = who(gw, "/", &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "served by an endpoint, not `no_endpoint`"
+    );
+    assert!(!name.is_empty());
+}
