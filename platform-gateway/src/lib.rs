@@ -70,6 +70,9 @@ pub mod route;
 mod server;
 pub mod upstream;
 
+/// A boxed future at a type-erasure boundary (route stacks, the gateway service).
+pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
 /// The gateway guide (`docs/gateway.md`), whose Rust examples run as doctests.
 #[cfg(all(doctest, feature = "config"))]
 #[doc = include_str!("../../docs/gateway.md")]

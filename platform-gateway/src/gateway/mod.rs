@@ -5,13 +5,12 @@ mod builder;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use platform_core::BoxError;
@@ -23,6 +22,7 @@ use tower_service::Service;
 
 pub use builder::GatewayBuilder;
 
+use crate::BoxFuture;
 use crate::body::{self, Body};
 use crate::error::{GatewayError, error_response, json_error};
 use crate::proxy::{ProxyConfig, admit};
@@ -121,8 +121,6 @@ impl fmt::Debug for Gateway {
     }
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
 impl<B> Service<Request<B>> for Gateway
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -163,8 +161,6 @@ impl Service<Request<Body>> for Handler {
         Box::pin(handle(self.shared.clone(), req).map(Ok))
     }
 }
-
-use futures_util::FutureExt;
 
 async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
     let trace_id = req.extensions().get::<TraceContext>().map(|c| c.trace_id.to_string());

@@ -1,8 +1,6 @@
 //! Turning a [`Route`] into its service stack.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -16,6 +14,7 @@ use tower_service::Service;
 
 use super::table::{CompiledRoute, MatchedRoute, RouteService};
 use super::{Route, Target};
+use crate::BoxFuture;
 use crate::body::{self, Body};
 use crate::error::GatewayError;
 use crate::filter::{BodyLimitLayer, HeaderFilterLayer, PathRewriteLayer};
@@ -45,8 +44,6 @@ struct Proxy {
     backend: Arc<dyn Backend>,
     host: Arc<HostPolicy>,
 }
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl Service<Request<Body>> for Proxy {
     type Response = Response<Body>;

@@ -1,8 +1,6 @@
 //! The HTTP client of one upstream, and how its outcomes are classified.
 
 use std::error::Error as StdError;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,6 +17,7 @@ use platform_observe::trace::ClientTrace;
 use tower_service::Service;
 
 use super::{UpstreamConfig, UpstreamProtocol};
+use crate::BoxFuture;
 use crate::body::Body;
 use crate::error::{ProxyError, chain, is_body_too_large};
 
@@ -95,8 +94,6 @@ impl std::fmt::Debug for EndpointClient {
             .finish_non_exhaustive()
     }
 }
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl Service<Request<Body>> for EndpointClient {
     type Response = Response<Incoming>;
