@@ -1,8 +1,86 @@
-//! The Platform SDK API gateway.
+//! The Platform SDK API gateway: routing, a reverse proxy that is correct by default,
+//! and load balancing, on hyper 1 and tower.
 //!
-//! This crate will hold request routing (path, host, method, header predicates), a
-//! reverse proxy that is correct by default (hop-by-hop headers, forwarding headers, path
-//! normalization, timeouts), load balancing over registry endpoints, hot reload, and
-//! canary rollouts with automatic rollback. Its modules land with the gateway issues;
-//! until then the crate is an empty, publishable member of the workspace.
+//! * [`route`] — predicates (path exact / prefix / template, host with wildcards,
+//!   method, header, query, cookie), priorities, and per-route filters;
+//! * [`filter`] — header rules, path rewrite, body limit and rate-limit keys as tower
+//!   layers (timeouts, retries, breakers and rate limits are platform-core's layers);
+//! * [`proxy`] — the correctness applied to every request: header limits, `Host`,
+//!   framing, path normalization, hop-by-hop headers, forwarding headers;
+//! * [`upstream`] — endpoint groups from static lists or the platform-core registry,
+//!   with outlier ejection and the panic threshold, and the [`Backend`] trait routes
+//!   send to (the extension point for traffic splits);
+//! * [`balance`] — PeakEwma p2c (default), round robin, weighted, consistent hashing
+//!   with bounded load;
+//! * [`Gateway`] — all of it as one tower service; [`Server`] serves it (HTTP/1.1 and
+//!   h2c, header-read timeout, upgrades);
+//! * `config` (feature `config`) — the declarative TOML configuration.
+//!
+//! The guide is `docs/gateway.md`.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::Duration;
+//! use platform_gateway::{Gateway, Route, Server, ServerConfig, Upstream};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let users = Upstream::builder("users")
+//!     .endpoint("127.0.0.1:9001")
+//!     .endpoint("127.0.0.1:9002")
+//!     .build()
+//!     .await?;
+//! let gateway = Gateway::builder()
+//!     .upstream(users)
+//!     .route(
+//!         Route::builder("users")
+//!             .path_prefix("/api/users")
+//!             .strip_prefix("/api")
+//!             .timeout(Duration::from_secs(5))
+//!             .upstream("users")
+//!             .build()?,
+//!     )
+//!     .build()?;
+//! assert_eq!(gateway.routes().ids().collect::<Vec<_>>(), ["users"]);
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let server = Server::new(gateway, ServerConfig::default());
+//! tokio::spawn(server.serve(listener));
+//! # Ok(()) }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | adds |
+//! |---|---|
+//! | `config` (default) | `config::GatewayConfig`: routes, upstreams and settings from TOML |
+//! | `cors` (default) | the per-route CORS filter (tower-http's `CorsLayer`) |
+//! | `full` | all of the above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod balance;
+pub mod body;
+#[cfg(feature = "config")]
+pub mod config;
+pub mod error;
+pub mod filter;
+mod gateway;
+pub mod proxy;
+pub mod route;
+mod server;
+pub mod upstream;
+
+/// A boxed future at a type-erasure boundary (route stacks, the gateway service).
+pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+/// The gateway guide (`docs/gateway.md`), whose Rust examples run as doctests.
+#[cfg(all(doctest, feature = "config"))]
+#[doc = include_str!("../../docs/gateway.md")]
+pub struct GatewayGuideDoctests;
+
+pub use body::Body;
+pub use error::{GatewayError, ProxyError};
+pub use gateway::{Gateway, GatewayBuilder};
+pub use route::{Route, RouteBuilder};
+pub use server::{ConnectionInfo, Server, ServerConfig};
+pub use upstream::{Backend, Upstream, UpstreamConfig};

@@ -15,7 +15,9 @@ use crate::registry::ServiceInstance;
 /// A [`ProbeCheck`] ready to run (the HTTP client is built once per prober).
 pub(crate) enum Checker {
     Tcp,
-    Http { client: Client<HttpConnector, Empty<Bytes>>, path: String, expected: StatusRange },
+    // Boxed: with hyper's `http2` feature on (the gateway enables it) the client is
+    // several hundred bytes, and the enum would be that large for `Tcp` too.
+    Http { client: Box<Client<HttpConnector, Empty<Bytes>>>, path: String, expected: StatusRange },
 }
 
 impl Checker {
@@ -25,8 +27,9 @@ impl Checker {
             ProbeCheck::Http { path, expected_status } => {
                 // No idle connections: every probe opens a fresh one, so a probe also
                 // proves the instance still accepts connections.
-                let client =
-                    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http();
+                let client = Box::new(
+                    Client::builder(TokioExecutor::new()).pool_max_idle_per_host(0).build_http(),
+                );
                 Self::Http { client, path: path.clone(), expected: *expected_status }
             }
         }

@@ -1,0 +1,294 @@
+//! The client address behind trusted proxies, and the forwarding headers the gateway sets.
+
+use std::fmt::{self, Write as _};
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// An IP network such as `10.0.0.0/8` or `fd00::/8` (a bare address is a /32 or /128).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// `true` when `ip` is inside the network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("{s:?} is not an IP network such as 10.0.0.0/8"))?;
+        let addr = canonical(addr);
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix length must be 0..={max}"))?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Which proxies in front of the gateway are trusted, and which forwarding headers it
+/// sends upstream.
+///
+/// The client address is found by walking `X-Forwarded-For` from the **right**: the
+/// connection's peer first, then each entry a trusted proxy added, stopping at the
+/// first address that is not a trusted proxy. With `trusted_hops = n` the peer and the
+/// next `n - 1` entries are trusted whatever their address. The leftmost entry is never
+/// believed unless every hop after it is trusted. With nothing configured, nothing is
+/// trusted and the client is the peer.
+///
+/// Upstream, `X-Forwarded-For` holds the client and the trusted hops after it (entries
+/// a client sent to forge its address are dropped); `X-Forwarded-Proto`,
+/// `X-Forwarded-Host` and `Forwarded` are taken over from a trusted peer and otherwise
+/// set from this connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForwardedConfig {
+    /// Networks whose addresses are trusted proxies.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Trust this many proxies in front of the gateway by position, whatever their
+    /// address (used when `trusted_proxies` is empty).
+    pub trusted_hops: Option<usize>,
+}
+
+impl ForwardedConfig {
+    fn trusts(&self, hop: usize, ip: IpAddr) -> bool {
+        if !self.trusted_proxies.is_empty() {
+            return self.trusted_proxies.iter().any(|c| c.contains(ip));
+        }
+        self.trusted_hops.is_some_and(|n| hop < n)
+    }
+}
+
+/// Who sent a request, as the gateway determined it (a request extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client address, derived through trusted proxies.
+    pub addr: IpAddr,
+    /// The TCP peer of the connection.
+    pub peer: SocketAddr,
+}
+
+/// The `X-Forwarded-For` chain as received, left to right (unparsable entries `None`).
+fn xff_entries(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("").split(','))
+        .map(|e| parse_node(e.trim()))
+        .collect()
+}
+
+/// An address as written in a forwarding header: `1.2.3.4`, `1.2.3.4:80`, `[::1]:80`, `::1`.
+fn parse_node(s: &str) -> Option<IpAddr> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(canonical(ip));
+    }
+    s.parse::<SocketAddr>().ok().map(|a| canonical(a.ip()))
+}
+
+/// Derives the client and rewrites the forwarding headers in `headers` (the request's
+/// `host` and `proto` are this hop's view).
+pub(crate) fn apply(
+    cfg: &ForwardedConfig,
+    headers: &mut HeaderMap,
+    peer: SocketAddr,
+    host: Option<&HeaderValue>,
+    proto: &'static str,
+) -> ClientInfo {
+    let peer_ip = canonical(peer.ip());
+    let entries = xff_entries(headers);
+    let peer_trusted = cfg.trusts(0, peer_ip);
+    // Walk right to left: `chain` collects the client and the trusted hops after it.
+    let mut client = peer_ip;
+    let mut chain: Vec<IpAddr> = vec![peer_ip];
+    if peer_trusted {
+        for (hop, entry) in entries.iter().rev().enumerate() {
+            let Some(ip) = *entry else { break };
+            client = ip;
+            chain.push(ip);
+            if !cfg.trusts(hop + 1, ip) {
+                break;
+            }
+        }
+    }
+    chain.reverse();
+    let mut xff = String::new();
+    for ip in &chain {
+        if !xff.is_empty() {
+            xff.push_str(", ");
+        }
+        let _ = write!(xff, "{ip}");
+    }
+    set(headers, X_FORWARDED_FOR, &xff);
+    if !(peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
+    }
+    if !(peer_trusted && headers.contains_key(&X_FORWARDED_HOST)) {
+        match host {
+            Some(h) => headers.insert(X_FORWARDED_HOST, h.clone()),
+            None => headers.remove(&X_FORWARDED_HOST),
+        };
+    }
+    let mut element = format!("for={}", node(peer_ip));
+    if let Some(h) = host.and_then(|h| h.to_str().ok()) {
+        let _ = write!(element, ";host={}", quoted(h));
+    }
+    let _ = write!(element, ";proto={proto}");
+    let forwarded = match headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
+        Some(prev) if peer_trusted => format!("{prev}, {element}"),
+        _ => element,
+    };
+    set(headers, FORWARDED, &forwarded);
+    ClientInfo { addr: client, peer }
+}
+
+fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
+    headers.remove(&name);
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(name, v);
+    }
+}
+
+/// A `Forwarded` node: IPv6 in brackets and quotes (RFC 7239 §6).
+fn node(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    }
+}
+
+/// A `Forwarded` value: a token as is, anything else quoted.
+fn quoted(v: &str) -> String {
+    let token = !v.is_empty()
+        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if token { v.to_owned() } else { format!("\"{}\"", v.replace(['"', '\\'], "")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(cfg: &ForwardedConfig, xff: Option<&str>, peer: &str) -> (IpAddr, HeaderMap) {
+        let mut h = HeaderMap::new();
+        if let Some(x) = xff {
+            h.insert(X_FORWARDED_FOR, x.parse().unwrap());
+        }
+        let host = HeaderValue::from_static("example.com:8080");
+        let info = apply(cfg, &mut h, peer.parse().unwrap(), Some(&host), "http");
+        (info.addr, h)
+    }
+
+    #[test]
+    fn cidr_parsing_and_membership() {
+        let c: Cidr = "10.0.0.0/8".parse().unwrap();
+        assert!(c.contains("10.1.2.3".parse().unwrap()));
+        assert!(c.contains("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!c.contains("11.0.0.1".parse().unwrap()));
+        let all: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("1.2.3.4".parse().unwrap()));
+        assert!("fd00::/8".parse::<Cidr>().unwrap().contains("fd12::1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("nope".parse::<Cidr>().is_err());
+    }
+
+    #[test]
+    fn untrusted_peer_is_the_client_and_forged_entries_drop() {
+        let (client, h) = run(&ForwardedConfig::default(), Some("6.6.6.6"), "1.2.3.4:5000");
+        assert_eq!(client, "1.2.3.4".parse::<IpAddr>().unwrap());
+        assert_eq!(h[X_FORWARDED_FOR], "1.2.3.4");
+        assert_eq!(h[FORWARDED], "for=1.2.3.4;host=\"example.com:8080\";proto=http");
+        assert_eq!(h[X_FORWARDED_HOST], "example.com:8080");
+    }
+
+    #[test]
+    fn trusted_cidrs_walk_from_the_right() {
+        let cfg = ForwardedConfig {
+            trusted_proxies: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Default::default()
+        };
+        let (client, h) = run(&cfg, Some("6.6.6.6, 7.7.7.7, 10.0.0.2"), "10.0.0.1:1");
+        assert_eq!(client, "7.7.7.7".parse::<IpAddr>().unwrap());
+        assert_eq!(h[X_FORWARDED_FOR], "7.7.7.7, 10.0.0.2, 10.0.0.1");
+    }
+
+    #[test]
+    fn trusted_hops_count_positions() {
+        let cfg = ForwardedConfig { trusted_hops: Some(2), ..Default::default() };
+        let (client, _) = run(&cfg, Some("6.6.6.6, 7.7.7.7, 8.8.8.8"), "9.9.9.9:1");
+        assert_eq!(client, "7.7.7.7".parse::<IpAddr>().unwrap());
+        let (client, _) = run(&cfg, Some("garbage, 8.8.8.8"), "9.9.9.9:1");
+        assert_eq!(client, "8.8.8.8".parse::<IpAddr>().unwrap(), "stops at an unparsable entry");
+        let (client, _) = run(&cfg, None, "9.9.9.9:1");
+        assert_eq!(client, "9.9.9.9".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn ipv6_nodes_are_quoted() {
+        let (_, h) = run(&ForwardedConfig::default(), None, "[::1]:80");
+        assert!(h[FORWARDED].to_str().unwrap().starts_with("for=\"[::1]\""));
+    }
+}

@@ -1,0 +1,167 @@
+//! The checks and rewrites every request goes through before routing.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use http::uri::{PathAndQuery, Uri};
+use http::{HeaderValue, Request, StatusCode, Version, header};
+
+use super::hop::Stripped;
+use super::{ClientInfo, ProxyConfig, forwarded, strip_hop_by_hop};
+use crate::server::ConnectionInfo;
+
+/// What ingress learned about a request (a request extension of routed requests).
+#[derive(Debug, Clone)]
+pub(crate) struct Ingress {
+    /// The `Host` the client addressed (header, or the HTTP/2 authority).
+    pub(crate) host: Option<HeaderValue>,
+    /// Host for route matching: lower case, without port.
+    pub(crate) match_host: String,
+    /// What hop-by-hop stripping found.
+    pub(crate) hop: Stripped,
+}
+
+/// A request refused before routing.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+}
+
+fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal { status, code, message: message.into() }
+}
+
+/// Checks and rewrites `req` in place; see the [module docs](super).
+pub(crate) fn admit<B>(
+    cfg: &ProxyConfig,
+    req: &mut Request<B>,
+    conn: Option<&ConnectionInfo>,
+) -> Result<Ingress, Refusal> {
+    let http1 = matches!(req.version(), Version::HTTP_10 | Version::HTTP_11 | Version::HTTP_09);
+    // Taken first, whatever happens next: one record per HTTP/1 request, in order.
+    let framing = conn.filter(|_| http1).and_then(|c| c.head_log.next());
+    let headers = req.headers();
+    if headers.len() > cfg.max_headers {
+        return Err(refuse(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "too_many_headers",
+            format!(
+                "the request has {} headers; at most {} are accepted",
+                headers.len(),
+                cfg.max_headers
+            ),
+        ));
+    }
+    let size: usize = headers.iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    if size > cfg.max_header_bytes {
+        return Err(refuse(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "the request headers take {size} bytes; at most {} are accepted",
+                cfg.max_header_bytes
+            ),
+        ));
+    }
+    let hosts = headers.get_all(header::HOST).iter().count();
+    if hosts > 1 {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_host",
+            "the request has several Host headers",
+        ));
+    }
+    if hosts == 0 && req.version() == Version::HTTP_11 {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_host",
+            "an HTTP/1.1 request needs a Host header",
+        ));
+    }
+    let conflicting = framing.is_some_and(|f| f.conflicting_framing)
+        || (headers.contains_key(header::CONTENT_LENGTH)
+            && headers.contains_key(header::TRANSFER_ENCODING));
+    if conflicting {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "conflicting_framing",
+            "the request has both Content-Length and Transfer-Encoding",
+        ));
+    }
+    normalize_path(cfg, req)?;
+    let hop = strip_hop_by_hop(req.headers_mut());
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .cloned()
+        .or_else(|| req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+    let match_host =
+        host.as_ref().and_then(|h| h.to_str().ok()).map(match_form).unwrap_or_default();
+    let peer = conn.map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.peer);
+    let proto = conn.map_or("http", |c| c.scheme);
+    let client: ClientInfo =
+        forwarded::apply(&cfg.forwarded, req.headers_mut(), peer, host.as_ref(), proto);
+    req.extensions_mut().insert(client);
+    // For platform-core's `ClientIpKey` and other extractors keyed on the address.
+    req.extensions_mut().insert(SocketAddr::new(client.addr, peer.port()));
+    Ok(Ingress { host, match_host, hop })
+}
+
+/// Host without port, lower case, without a trailing dot.
+fn match_form(host: &str) -> String {
+    let without_port = if let Some(end) = host.strip_prefix('[').and_then(|h| h.find(']')) {
+        &host[..end + 2]
+    } else {
+        host.rsplit_once(':')
+            .map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host })
+    };
+    without_port.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn normalize_path<B>(cfg: &ProxyConfig, req: &mut Request<B>) -> Result<(), Refusal> {
+    let uri = req.uri();
+    let normal = cfg
+        .path
+        .normalize(uri.path())
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, "bad_path", e.to_string()))?;
+    if normal == uri.path() {
+        return Ok(());
+    }
+    let pq = match uri.query() {
+        Some(q) => format!("{normal}?{q}"),
+        None => normal.into_owned(),
+    };
+    let pq = PathAndQuery::try_from(pq)
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, "bad_path", e.to_string()))?;
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(pq);
+    *req.uri_mut() = Uri::from_parts(parts)
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, "bad_path", e.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn match_host_forms() {
+        assert_eq!(match_form("Example.COM:8080"), "example.com");
+        assert_eq!(match_form("example.com."), "example.com");
+        assert_eq!(match_form("[::1]:80"), "[::1]");
+        assert_eq!(match_form("[::1]"), "[::1]");
+    }
+
+    #[test]
+    fn http11_needs_exactly_one_host() {
+        let cfg = ProxyConfig::default();
+        let mut req = Request::get("/").body(()).unwrap();
+        assert_eq!(admit(&cfg, &mut req, None).unwrap_err().code, "bad_host");
+        let mut req = Request::get("/").header("host", "a").header("host", "b").body(()).unwrap();
+        assert_eq!(admit(&cfg, &mut req, None).unwrap_err().code, "bad_host");
+        let mut req = Request::get("/x/../y").header("host", "a").body(()).unwrap();
+        admit(&cfg, &mut req, None).unwrap();
+        assert_eq!(req.uri().path(), "/y");
+    }
+}

@@ -1,0 +1,331 @@
+//! Reads HTTP/1 request framing from the raw bytes, beside hyper.
+//!
+//! hyper resolves a request carrying both `Content-Length` and `Transfer-Encoding` on
+//! its own (chunked wins, the length is dropped, the connection closes afterwards) and
+//! hides the conflict from the service. The gateway refuses such requests outright, so
+//! this reader follows the byte stream — heads, then bodies by their framing — and
+//! records, for each request head in order, whether it carried both. The gateway takes
+//! one record per HTTP/1 request it serves.
+
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// What the raw head of one request showed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct HeadFacts {
+    /// Both `Content-Length` and `Transfer-Encoding` were present.
+    pub(crate) conflicting_framing: bool,
+}
+
+/// The records of one connection, in request order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeadLog {
+    queue: Arc<Mutex<VecDeque<HeadFacts>>>,
+}
+
+impl HeadLog {
+    fn push(&self, facts: HeadFacts) {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).push_back(facts);
+    }
+
+    /// The record of the next request head.
+    pub(crate) fn next(&self) -> Option<HeadFacts> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner).pop_front()
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    /// Collecting a request head.
+    Head,
+    /// Skipping this many body bytes.
+    Length(u64),
+    /// Reading a chunk-size line.
+    ChunkSize {
+        line: Vec<u8>,
+    },
+    /// Skipping chunk data, then its line end.
+    ChunkData(u64),
+    ChunkEnd,
+    /// Reading trailer lines; `len` is the current line's length so far.
+    Trailers {
+        len: usize,
+    },
+    /// Stopped following (upgrade, HTTP/2, or something hyper will refuse anyway).
+    Off,
+}
+
+/// The framing follower of one connection.
+#[derive(Debug)]
+pub(crate) struct Inspector {
+    state: State,
+    head: Vec<u8>,
+    max_head: usize,
+    max_headers: usize,
+    log: HeadLog,
+}
+
+impl Inspector {
+    pub(crate) fn new(max_head: usize, max_headers: usize, log: HeadLog) -> Self {
+        Self { state: State::Head, head: Vec::new(), max_head, max_headers, log }
+    }
+
+    /// Follows `data`, the next bytes read from the client.
+    pub(crate) fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            match &mut self.state {
+                State::Off => return,
+                State::Head => data = self.feed_head(data),
+                State::Length(n) => {
+                    let take = usize::try_from(*n).unwrap_or(usize::MAX).min(data.len());
+                    *n -= take as u64;
+                    data = &data[take..];
+                    if *n == 0 {
+                        self.state = State::Head;
+                    }
+                }
+                State::ChunkSize { line } => {
+                    let Some(pos) = data.iter().position(|b| *b == b'\n') else {
+                        line.extend_from_slice(data);
+                        if line.len() > 4096 {
+                            self.state = State::Off;
+                        }
+                        return;
+                    };
+                    line.extend_from_slice(&data[..pos]);
+                    data = &data[pos + 1..];
+                    self.state = match chunk_size(line) {
+                        Some(0) => State::Trailers { len: 0 },
+                        Some(n) => State::ChunkData(n),
+                        None => State::Off,
+                    };
+                }
+                State::ChunkData(n) => {
+                    let take = usize::try_from(*n).unwrap_or(usize::MAX).min(data.len());
+                    *n -= take as u64;
+                    data = &data[take..];
+                    if *n == 0 {
+                        self.state = State::ChunkEnd;
+                    }
+                }
+                State::ChunkEnd => match data.iter().position(|b| *b == b'\n') {
+                    Some(pos) => {
+                        data = &data[pos + 1..];
+                        self.state = State::ChunkSize { line: Vec::new() };
+                    }
+                    None => return,
+                },
+                State::Trailers { len } => {
+                    let b = data[0];
+                    data = &data[1..];
+                    match b {
+                        b'\n' if *len == 0 => self.state = State::Head,
+                        b'\n' => *len = 0,
+                        b'\r' => {}
+                        _ => *len += 1,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Collects head bytes; returns what follows a complete head.
+    fn feed_head<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        if self.head.is_empty() {
+            // Empty lines before a request line are allowed and ignored.
+            let skip = data.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+            if skip == data.len() {
+                return &[];
+            }
+            return self.feed_head_from(&data[skip..]);
+        }
+        self.feed_head_from(data)
+    }
+
+    fn feed_head_from<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        let start = self.head.len().saturating_sub(3);
+        self.head.extend_from_slice(data);
+        let Some(end) = find_head_end(&self.head[start..]).map(|e| e + start) else {
+            if self.head.len() > self.max_head {
+                // hyper answers 431 and closes.
+                self.state = State::Off;
+            }
+            return &[];
+        };
+        let consumed_here = end - (self.head.len() - data.len());
+        let head = std::mem::take(&mut self.head);
+        self.state = self.parse_head(&head[..end]);
+        &data[consumed_here..]
+    }
+
+    /// Records the facts of a complete head and says how its body is framed.
+    fn parse_head(&self, head: &[u8]) -> State {
+        let mut headers = vec![httparse::EMPTY_HEADER; self.max_headers];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            // hyper refuses the same head and closes the connection.
+            _ => return State::Off,
+        }
+        if req.method == Some("PRI") {
+            return State::Off;
+        }
+        let mut te = None;
+        let mut cl = None;
+        let mut upgrade = req.method == Some("CONNECT");
+        for h in req.headers.iter() {
+            if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                te = Some(h.value);
+            } else if h.name.eq_ignore_ascii_case("content-length") {
+                cl = Some(h.value);
+            } else if h.name.eq_ignore_ascii_case("upgrade") {
+                upgrade = true;
+            }
+        }
+        self.log.push(HeadFacts { conflicting_framing: te.is_some() && cl.is_some() });
+        if upgrade {
+            return State::Off;
+        }
+        match (te, cl) {
+            (Some(te), _) => {
+                let chunked_last = std::str::from_utf8(te)
+                    .ok()
+                    .and_then(|v| v.rsplit(',').next())
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+                if chunked_last { State::ChunkSize { line: Vec::new() } } else { State::Off }
+            }
+            (None, Some(cl)) => {
+                match std::str::from_utf8(cl).ok().and_then(|v| v.trim().parse::<u64>().ok()) {
+                    Some(0) => State::Head,
+                    Some(n) => State::Length(n),
+                    None => State::Off,
+                }
+            }
+            (None, None) => State::Head,
+        }
+    }
+}
+
+/// The end of a head (just past the empty line), if `buf` holds one.
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| p + 2);
+    match (crlf, lf) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The size of a chunk-size line (`1a;ext=x\r`).
+fn chunk_size(line: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(line).ok()?;
+    let hex = text.split(';').next()?.trim();
+    if hex.is_empty() || hex.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(hex, 16).ok()
+}
+
+/// A client connection whose reads pass through an [`Inspector`].
+#[derive(Debug)]
+pub(crate) struct InspectIo<T> {
+    inner: T,
+    inspector: Inspector,
+}
+
+impl<T> InspectIo<T> {
+    pub(crate) fn new(inner: T, inspector: Inspector) -> Self {
+        Self { inner, inspector }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for InspectIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let res = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = res {
+            this.inspector.feed(&buf.filled()[before..]);
+        }
+        res
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for InspectIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(chunks: &[&[u8]]) -> Vec<bool> {
+        let log = HeadLog::default();
+        let mut i = Inspector::new(64 * 1024, 100, log.clone());
+        for c in chunks {
+            i.feed(c);
+        }
+        std::iter::from_fn(|| log.next()).map(|f| f.conflicting_framing).collect()
+    }
+
+    #[test]
+    fn pipelined_requests_with_bodies_are_followed() {
+        let raw: &[u8] = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+GET /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n\
+POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        assert_eq!(facts(&[raw]), [false, false, true]);
+        // Byte by byte gives the same records.
+        let bytes: Vec<&[u8]> = raw.chunks(1).collect();
+        assert_eq!(facts(&bytes), [false, false, true]);
+    }
+
+    #[test]
+    fn body_bytes_that_look_like_heads_are_not_heads() {
+        let body = "GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: x\r\n\r\n";
+        let raw = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+        assert_eq!(facts(&[raw.as_bytes()]), [false]);
+    }
+
+    #[test]
+    fn upgrades_and_http2_stop_following() {
+        assert_eq!(facts(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"]), Vec::<bool>::new());
+        let up: &[u8] = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n\
+GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(facts(&[up]), [false]);
+    }
+}

@@ -1,0 +1,149 @@
+//! Serving a [`Gateway`] on a TCP listener: HTTP/1.1 and h2c on one port.
+
+mod inspect;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+pub(crate) use inspect::HeadLog;
+use inspect::{InspectIo, Inspector};
+
+use crate::gateway::Gateway;
+
+/// Connection-level settings of the [`Server`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Longest time a client may take to send a complete HTTP/1 request head (default
+    /// 10 s); a slower connection is closed, so slowloris clients cannot hold it.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Accept HTTP/2 with prior knowledge (h2c) beside HTTP/1.1 (default `true`).
+    pub http2: bool,
+    /// Most concurrent HTTP/2 streams per connection (default 256).
+    pub max_concurrent_streams: u32,
+    /// Ping idle HTTP/2 connections this often and close them when a ping goes unanswered
+    /// (default 20 s).
+    #[serde(with = "humantime_serde")]
+    pub http2_keep_alive_interval: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            http2: true,
+            max_concurrent_streams: 256,
+            http2_keep_alive_interval: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Who is on the other end of a connection (a request extension the [`Server`] sets;
+/// set it yourself when serving the [`Gateway`] from your own server).
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    pub(crate) peer: SocketAddr,
+    pub(crate) scheme: &'static str,
+    pub(crate) head_log: HeadLog,
+}
+
+impl ConnectionInfo {
+    /// A plain-HTTP connection from `peer`.
+    pub fn new(peer: SocketAddr) -> Self {
+        Self { peer, scheme: "http", head_log: HeadLog::default() }
+    }
+
+    /// The TCP peer.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+}
+
+/// Serves a [`Gateway`]: one task per connection, HTTP/1.1 (with upgrades) and h2c
+/// detected per connection, hyper's timer installed so the header-read timeout runs,
+/// the head limits of [`ProxyConfig`](crate::proxy::ProxyConfig) enforced while
+/// reading (431), and each request's raw framing checked (see
+/// [the proxy module](crate::proxy)).
+#[derive(Debug, Clone)]
+pub struct Server {
+    gateway: Gateway,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    max_head: usize,
+    max_headers: usize,
+}
+
+impl Server {
+    /// A server for `gateway` with `config`.
+    pub fn new(gateway: Gateway, config: ServerConfig) -> Self {
+        let proxy = gateway.proxy_config();
+        // hyper bounds the head with a bare 431: its buffer holds the whole head (request
+        // line, separators, line ends) and its header array a fixed count. The gateway's
+        // own checks, answered with JSON, are the limits that apply, so hyper's leave
+        // room around them and only stop what is far over.
+        let max_headers = proxy.max_headers + 32;
+        let max_head = proxy.max_header_bytes + 4 * max_headers + 8192;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout)
+            .max_buf_size(max_head)
+            .max_headers(max_headers)
+            .keep_alive(true);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX))
+            .max_concurrent_streams(config.max_concurrent_streams)
+            .keep_alive_interval(config.http2_keep_alive_interval);
+        let builder = if config.http2 { builder } else { builder.http1_only() };
+        Self { gateway, builder: Arc::new(builder), max_head, max_headers }
+    }
+
+    /// Accepts connections from `listener` and serves them until the future is dropped.
+    ///
+    /// Accept errors (such as running out of file descriptors) are logged and retried
+    /// after a short pause.
+    pub async fn serve(self, listener: TcpListener) {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(target: "platform::gateway", error = %e, "accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(self.clone().connection(stream, peer));
+        }
+    }
+
+    /// Serves one connection to its end.
+    async fn connection(self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+        let log = HeadLog::default();
+        let io = TokioIo::new(InspectIo::new(
+            stream,
+            Inspector::new(self.max_head, self.max_headers, log.clone()),
+        ));
+        let info = ConnectionInfo { peer, scheme: "http", head_log: log };
+        let gateway = self.gateway.clone();
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(info.clone());
+            gateway.clone().oneshot(req)
+        });
+        if let Err(e) = self.builder.serve_connection_with_upgrades(io, service).await {
+            tracing::debug!(target: "platform::gateway", %peer, error = %e, "connection ended with an error");
+        }
+    }
+}
