@@ -39,9 +39,10 @@
 //!
 //! | feature | adds |
 //! |---|---|
-//! | `sql` | SQLite/PostgreSQL backends of the refresh, revocation and API-key stores ([`sql`]) |
+//! | `sql` | SQLite/PostgreSQL backends of the refresh, revocation, API-key and identity stores ([`sql`]) |
 //! | `axum` | `jwt::jwks_router` publishing a [`jwt::KeySet`] |
 //! | `remote-jwks` | `jwt::HttpJwksFetcher` for [`jwt::RemoteJwks`] |
+//! | `identity` | users, groups, roles, argon2id passwords and lockout (`identity`) |
 //! | `full` | all of the above |
 //!
 //! The crypto backend is jsonwebtoken's `rust_crypto` (pure Rust). Do not also enable its
@@ -52,6 +53,8 @@
 pub mod apikey;
 mod clock;
 pub mod error;
+#[cfg(feature = "identity")]
+pub mod identity;
 pub mod jwt;
 pub mod layer;
 mod principal;

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod capture;
 #[cfg(feature = "sql")]
 pub mod stores;
 
