@@ -39,10 +39,12 @@
 //!
 //! | feature | adds |
 //! |---|---|
-//! | `sql` | SQLite/PostgreSQL backends of the refresh, revocation, API-key and identity stores ([`sql`]) |
+//! | `sql` | SQLite/PostgreSQL backends of the refresh, revocation, API-key, identity and policy stores ([`sql`]) |
 //! | `axum` | `jwt::jwks_router` publishing a [`jwt::KeySet`] |
 //! | `remote-jwks` | `jwt::HttpJwksFetcher` for [`jwt::RemoteJwks`] |
 //! | `identity` | users, groups, roles, argon2id passwords and lockout (`identity`) |
+//! | `authz` | the `Authorizer` trait, RBAC/ABAC policies with explanations (`authz`), `AuthorizeLayer::permission` |
+//! | `policy-files` | TOML/JSON policy files, watched and reloaded |
 //! | `full` | all of the above |
 //!
 //! The crypto backend is jsonwebtoken's `rust_crypto` (pure Rust). Do not also enable its
@@ -51,6 +53,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod apikey;
+#[cfg(feature = "authz")]
+pub mod authz;
 mod clock;
 pub mod error;
 #[cfg(feature = "identity")]

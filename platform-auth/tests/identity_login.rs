@@ -3,13 +3,12 @@
 
 mod common;
 
-use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::stores::sql_backends;
+use common::stores::for_each_sql;
 use platform_auth::Clock;
 use platform_auth::identity::{
     Backoff, Grantee, Identity, IdentityStore, LockoutPolicy, LoginError, MemoryIdentityStore,
@@ -158,16 +157,13 @@ async fn old_hashes_are_upgraded_on_login(store: Arc<dyn IdentityStore>, b: &'st
     invalid(new.login("dave", "wrong", None).await, b);
 }
 
-async fn on_every_backend<F, Fut>(test: &str, scenario: F)
-where
-    F: Fn(Arc<dyn IdentityStore>, &'static str) -> Fut,
-    Fut: Future<Output = ()>,
-{
+async fn on_every_backend(
+    test: &str,
+    scenario: impl AsyncFn(Arc<dyn IdentityStore>, &'static str),
+) {
     scenario(Arc::new(MemoryIdentityStore::default()), "memory").await;
-    for db in sql_backends(test).await {
-        scenario(Arc::new(SqlIdentityStore::new(db.store.clone())), db.name).await;
-        db.cleanup().await;
-    }
+    let make = |s| -> Arc<dyn IdentityStore> { Arc::new(SqlIdentityStore::new(s)) };
+    for_each_sql(test, make, scenario).await;
 }
 
 #[tokio::test]

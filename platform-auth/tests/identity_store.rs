@@ -4,7 +4,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::stores::sql_backends;
+use common::stores::for_each_sql;
 use platform_auth::error::StoreError;
 use platform_auth::identity::{
     Grantee, Group, IdentityStore, MemoryIdentityStore, Role, User, UserRecord,
@@ -147,8 +147,6 @@ async fn conformance(s: Arc<dyn IdentityStore>, b: &str) {
 #[tokio::test]
 async fn identity_stores_behave_the_same_on_every_backend() {
     conformance(Arc::new(MemoryIdentityStore::default()), "memory").await;
-    for db in sql_backends("identity_store").await {
-        conformance(Arc::new(SqlIdentityStore::new(db.store.clone())), db.name).await;
-        db.cleanup().await;
-    }
+    let make = |s| -> Arc<dyn IdentityStore> { Arc::new(SqlIdentityStore::new(s)) };
+    for_each_sql("identity_store", make, conformance).await;
 }

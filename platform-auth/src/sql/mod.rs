@@ -1,5 +1,6 @@
 //! SQL backends on [`platform_core::store::Store`] (SQLite and PostgreSQL): refresh
-//! tokens, revocations, API keys and (with `identity`) users, groups and roles.
+//! tokens, revocations, API keys, (with `identity`) users, groups and roles, and (with
+//! `authz`) policy documents.
 //!
 //! Run [`migrate`] once at start-up (it is idempotent and safe when several instances
 //! start at once).
@@ -21,12 +22,16 @@
 mod apikey;
 #[cfg(feature = "identity")]
 mod identity;
+#[cfg(feature = "authz")]
+mod policy;
 mod refresh;
 mod revocation;
 
 pub use apikey::SqlApiKeyStore;
 #[cfg(feature = "identity")]
 pub use identity::SqlIdentityStore;
+#[cfg(feature = "authz")]
+pub use policy::SqlPolicyStore;
 pub use refresh::SqlRefreshStore;
 pub use revocation::SqlRevocationStore;
 
@@ -77,6 +82,12 @@ CREATE TABLE auth_login_failures (
     key_name TEXT PRIMARY KEY, failures BIGINT NOT NULL, last_at BIGINT NOT NULL);
 ";
 
+const SCHEMA_V3: &str = "
+CREATE TABLE auth_policies (
+    name TEXT PRIMARY KEY, document TEXT NOT NULL, version BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL);
+";
+
 /// The migrations of the auth tables (module `auth`).
 pub const MIGRATIONS: Migrations = Migrations::new(
     "auth",
@@ -93,6 +104,12 @@ pub const MIGRATIONS: Migrations = Migrations::new(
             sqlite: SCHEMA_V2,
             postgres: SCHEMA_V2,
         },
+        Migration {
+            version: 3,
+            description: "authorization policy documents",
+            sqlite: SCHEMA_V3,
+            postgres: SCHEMA_V3,
+        },
     ],
 );
 
@@ -103,6 +120,7 @@ pub async fn migrate(store: &Store) -> Result<(), StoreError> {
 }
 
 /// Maps a unique-key violation to [`StoreError::Conflict`] naming `what`.
+#[cfg(feature = "identity")]
 pub(crate) fn conflict(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what()),
