@@ -45,6 +45,7 @@
 //! | `identity` | users, groups, roles, argon2id passwords and lockout (`identity`) |
 //! | `authz` | the `Authorizer` trait, RBAC/ABAC policies with explanations (`authz`), `AuthorizeLayer::permission` |
 //! | `policy-files` | TOML/JSON policy files, watched and reloaded |
+//! | `server` | the token server (`server`): OAuth 2.0 token/revoke/introspect, discovery, JWKS, admin API |
 //! | `full` | all of the above |
 //!
 //! The crypto backend is jsonwebtoken's `rust_crypto` (pure Rust). Do not also enable its
@@ -65,6 +66,8 @@ mod principal;
 mod random;
 pub mod refresh;
 pub mod revocation;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "sql")]
 pub mod sql;
 

@@ -120,9 +120,21 @@ impl AuthorizeLayer {
         F: Fn(&AccessRequest<'_>) -> crate::authz::Resource + Send + Sync + 'static,
     {
         let action: String = action.into();
-        let required: Arc<str> = Arc::from(action.as_str());
+        let describe = action.clone();
+        Self::permission_with(authorizer, describe, move |r| (action.clone(), resource(r)))
+    }
+
+    /// Asks `authorizer` about the action and resource that `f` derives from each request
+    /// (e.g. `read` for `GET`, `write` otherwise); `describe` names the requirement in
+    /// audit events.
+    #[cfg(feature = "authz")]
+    pub fn permission_with<A, F>(authorizer: A, describe: impl Into<String>, f: F) -> Self
+    where
+        A: crate::authz::Authorizer + 'static,
+        F: Fn(&AccessRequest<'_>) -> (String, crate::authz::Resource) + Send + Sync + 'static,
+    {
         let check = move |r: &AccessRequest<'_>| {
-            let res = resource(r);
+            let (action, res) = f(r);
             let mut context = serde_json::Map::new();
             context.insert("method".into(), r.method.as_str().into());
             context.insert("path".into(), r.uri.path().into());
@@ -138,7 +150,7 @@ impl AuthorizeLayer {
                 explain: decision.to_string(),
             }
         };
-        Self::build(Arc::new(check), required)
+        Self::build(Arc::new(check), Arc::from(describe.into()))
     }
 
     fn build(check: Arc<Check>, required: Arc<str>) -> Self {

@@ -20,6 +20,8 @@
 //! ```
 
 mod apikey;
+#[cfg(feature = "server")]
+mod client;
 #[cfg(feature = "identity")]
 mod identity;
 #[cfg(feature = "authz")]
@@ -28,6 +30,8 @@ mod refresh;
 mod revocation;
 
 pub use apikey::SqlApiKeyStore;
+#[cfg(feature = "server")]
+pub use client::SqlClientStore;
 #[cfg(feature = "identity")]
 pub use identity::SqlIdentityStore;
 #[cfg(feature = "authz")]
@@ -88,6 +92,13 @@ CREATE TABLE auth_policies (
     updated_at BIGINT NOT NULL);
 ";
 
+const SCHEMA_V4: &str = "
+ALTER TABLE auth_refresh_families ADD COLUMN client_id TEXT;
+CREATE TABLE auth_clients (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL, grants TEXT NOT NULL,
+    scopes TEXT NOT NULL, roles TEXT NOT NULL, created_at BIGINT NOT NULL);
+";
+
 /// The migrations of the auth tables (module `auth`).
 pub const MIGRATIONS: Migrations = Migrations::new(
     "auth",
@@ -110,6 +121,12 @@ pub const MIGRATIONS: Migrations = Migrations::new(
             sqlite: SCHEMA_V3,
             postgres: SCHEMA_V3,
         },
+        Migration {
+            version: 4,
+            description: "OAuth clients; the client of each refresh family",
+            sqlite: SCHEMA_V4,
+            postgres: SCHEMA_V4,
+        },
     ],
 );
 
@@ -120,7 +137,7 @@ pub async fn migrate(store: &Store) -> Result<(), StoreError> {
 }
 
 /// Maps a unique-key violation to [`StoreError::Conflict`] naming `what`.
-#[cfg(feature = "identity")]
+#[cfg(any(feature = "identity", feature = "server"))]
 pub(crate) fn conflict(e: sqlx::Error, what: impl FnOnce() -> String) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what()),
