@@ -49,6 +49,7 @@ mod store;
 pub use error::{IdentityError, LoginError};
 pub use lockout::{Backoff, Failures, LockoutPolicy};
 pub use memory::MemoryIdentityStore;
+#[cfg(feature = "server")]
 pub(crate) use model::check_name;
 pub use model::{Grantee, Group, MAX_NAME_LEN, NewUser, Role, User, UserRecord};
 pub use password::{

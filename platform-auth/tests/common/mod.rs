@@ -2,6 +2,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod capture;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "sql")]
 pub mod stores;
 
