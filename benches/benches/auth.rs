@@ -132,12 +132,15 @@ fn argon2id(c: &mut Criterion) {
         .expect("runtime");
     let hasher = platform_auth::identity::PasswordHasher::default();
     g.bench_function("password_hasher_hash", |b| {
-        b.iter(|| rt.block_on(hasher.hash(black_box("correct horse battery staple"))).expect("hash"));
+        b.iter(|| {
+            rt.block_on(hasher.hash(black_box("correct horse battery staple"))).expect("hash")
+        });
     });
     let stored = rt.block_on(hasher.hash("correct horse battery staple")).expect("hash");
     g.bench_function("password_hasher_verify", |b| {
         b.iter(|| {
-            let v = rt.block_on(hasher.verify(black_box("correct horse battery staple"), Some(&stored)));
+            let v = rt
+                .block_on(hasher.verify(black_box("correct horse battery staple"), Some(&stored)));
             assert!(v.expect("verify").matches);
         });
     });

@@ -1,6 +1,8 @@
-//! Authentication for Platform SDK services: JWTs with key rotation and JWKS, refresh-token
-//! families with reuse detection, revocation across instances, API keys, and the
-//! [`AuthenticateLayer`] / [`AuthorizeLayer`] tower layers.
+//! Authentication and authorization for Platform SDK services: JWTs with key rotation and
+//! JWKS, refresh-token families with reuse detection, revocation across instances, API
+//! keys, the [`AuthenticateLayer`] / [`AuthorizeLayer`] tower layers, and — behind
+//! features — identities with argon2id passwords and lockout (`identity`), RBAC/ABAC
+//! policies with explained decisions (`authz`) and an OAuth 2.0 token server (`server`).
 //!
 //! Secure by default: keys are bound to one algorithm (no `none`, no RS256→HS256
 //! confusion), `exp`, `iss`, `aud`, `sub` and `typ` are required, claim types are strict,
@@ -74,7 +76,7 @@ pub mod sql;
 pub use clock::Clock;
 
 /// The auth guide's examples (`docs/auth.md`), compiled and run as doctests.
-#[cfg(all(doctest, feature = "axum", feature = "remote-jwks"))]
+#[cfg(all(doctest, feature = "remote-jwks", feature = "server", feature = "policy-files"))]
 #[doc = include_str!("../../docs/auth.md")]
 pub struct AuthGuideDoctests;
 
