@@ -25,8 +25,8 @@
 //!
 //! # Admin API
 //!
-//! Under `/admin`, authenticated by this server's own access tokens (and API keys when
-//! configured) and authorized by the admin [`Authorizer`]: `admin:<area>:read` for GET,
+//! Under `/admin`, authenticated by this server's own access tokens (API keys too when
+//! configured, but they carry no roles) and authorized by the admin [`Authorizer`]: `admin:<area>:read` for GET,
 //! `admin:<area>:write` otherwise, on the path (`admin/users/…`); areas are `users`,
 //! `groups`, `roles`, `clients`, `api-keys`. The default authorizer
 //! ([`default_admin_policies`]) gives the role `auth-admin` everything under `admin/`.
