@@ -1,5 +1,7 @@
 //! The authenticate layer's cost beside jsonwebtoken's own `decode` for HS256, RS256 and
-//! EdDSA, in one run (target: the layer at most 1.1× the bare decode).
+//! EdDSA (target: the layer at most 1.1× the bare decode), and argon2id password hashing
+//! at the OWASP parameters (m=19 MiB, t=2, p=1) through `PasswordHasher` beside the bare
+//! `argon2` crate, in one run.
 //!
 //! Run: `cargo bench -p platform-benches --bench auth`.
 
@@ -103,5 +105,47 @@ fn authenticate(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, authenticate);
+/// argon2id at the OWASP parameters: the bare `argon2` crate on this thread, and
+/// `PasswordHasher` (blocking pool hop + concurrency permit + PHC encoding) from a tokio
+/// runtime, for hashing and verifying.
+fn argon2id(c: &mut Criterion) {
+    use argon2::{Algorithm, Argon2, Params, Version};
+    use platform_auth::identity::{OWASP_ITERATIONS, OWASP_MEMORY_KIB, OWASP_PARALLELISM};
+
+    let mut g = c.benchmark_group("argon2id/m=19456,t=2,p=1");
+    g.sample_size(10);
+    let params = Params::new(OWASP_MEMORY_KIB, OWASP_ITERATIONS, OWASP_PARALLELISM, Some(32))
+        .expect("params");
+    let bare = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut out = [0u8; 32];
+    g.bench_function("argon2_crate_hash", |b| {
+        b.iter(|| {
+            bare.hash_password_into(black_box(b"correct horse battery staple"), &[7; 16], &mut out)
+                .expect("hash");
+        });
+    });
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let hasher = platform_auth::identity::PasswordHasher::default();
+    g.bench_function("password_hasher_hash", |b| {
+        b.iter(|| {
+            rt.block_on(hasher.hash(black_box("correct horse battery staple"))).expect("hash")
+        });
+    });
+    let stored = rt.block_on(hasher.hash("correct horse battery staple")).expect("hash");
+    g.bench_function("password_hasher_verify", |b| {
+        b.iter(|| {
+            let v = rt
+                .block_on(hasher.verify(black_box("correct horse battery staple"), Some(&stored)));
+            assert!(v.expect("verify").matches);
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, authenticate, argon2id);
 criterion_main!(benches);

@@ -124,6 +124,12 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("corrupt stored value in `{0}`")]
     Corrupt(&'static str),
+    /// A record with the same key already exists (e.g. `user "alice"`).
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A record the operation refers to does not exist (e.g. `group "ops"`).
+    #[error("{0} does not exist")]
+    NotFound(String),
 }
 
 impl From<StoreError> for AuthError {

@@ -1,6 +1,8 @@
-//! Authentication for Platform SDK services: JWTs with key rotation and JWKS, refresh-token
-//! families with reuse detection, revocation across instances, API keys, and the
-//! [`AuthenticateLayer`] / [`AuthorizeLayer`] tower layers.
+//! Authentication and authorization for Platform SDK services: JWTs with key rotation and
+//! JWKS, refresh-token families with reuse detection, revocation across instances, API
+//! keys, the [`AuthenticateLayer`] / [`AuthorizeLayer`] tower layers, and — behind
+//! features — identities with argon2id passwords and lockout (`identity`), RBAC/ABAC
+//! policies with explained decisions (`authz`) and an OAuth 2.0 token server (`server`).
 //!
 //! Secure by default: keys are bound to one algorithm (no `none`, no RS256→HS256
 //! confusion), `exp`, `iss`, `aud`, `sub` and `typ` are required, claim types are strict,
@@ -39,9 +41,13 @@
 //!
 //! | feature | adds |
 //! |---|---|
-//! | `sql` | SQLite/PostgreSQL backends of the refresh, revocation and API-key stores ([`sql`]) |
+//! | `sql` | SQLite/PostgreSQL backends of the refresh, revocation, API-key, identity and policy stores ([`sql`]) |
 //! | `axum` | `jwt::jwks_router` publishing a [`jwt::KeySet`] |
 //! | `remote-jwks` | `jwt::HttpJwksFetcher` for [`jwt::RemoteJwks`] |
+//! | `identity` | users, groups, roles, argon2id passwords and lockout (`identity`) |
+//! | `authz` | the `Authorizer` trait, RBAC/ABAC policies with explanations (`authz`), `AuthorizeLayer::permission` |
+//! | `policy-files` | TOML/JSON policy files, watched and reloaded |
+//! | `server` | the token server (`server`): OAuth 2.0 token/revoke/introspect, discovery, JWKS, admin API |
 //! | `full` | all of the above |
 //!
 //! The crypto backend is jsonwebtoken's `rust_crypto` (pure Rust). Do not also enable its
@@ -50,21 +56,27 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod apikey;
+#[cfg(feature = "authz")]
+pub mod authz;
 mod clock;
 pub mod error;
+#[cfg(feature = "identity")]
+pub mod identity;
 pub mod jwt;
 pub mod layer;
 mod principal;
 mod random;
 pub mod refresh;
 pub mod revocation;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "sql")]
 pub mod sql;
 
 pub use clock::Clock;
 
 /// The auth guide's examples (`docs/auth.md`), compiled and run as doctests.
-#[cfg(all(doctest, feature = "axum", feature = "remote-jwks"))]
+#[cfg(all(doctest, feature = "remote-jwks", feature = "server", feature = "policy-files"))]
 #[doc = include_str!("../../docs/auth.md")]
 pub struct AuthGuideDoctests;
 

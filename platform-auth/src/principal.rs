@@ -28,6 +28,9 @@ pub struct Principal {
     /// Granted scopes / permissions (the `scope` claim split on spaces plus the
     /// `permissions` claim, or an API key's scopes).
     pub scopes: Vec<String>,
+    /// Roles (the strings of the token's `roles` array claim), which authorization
+    /// policies give permissions to.
+    pub roles: Vec<String>,
     /// The verified token claims, for JWTs.
     pub claims: Option<Arc<Claims>>,
     /// The API key's id, for API keys.
@@ -37,7 +40,25 @@ pub struct Principal {
 impl Principal {
     /// A principal with `subject`, `kind` and `scopes`, no claims and no key id.
     pub fn new(subject: impl Into<String>, kind: CredentialKind, scopes: Vec<String>) -> Self {
-        Self { subject: subject.into(), kind, scopes, claims: None, key_id: None }
+        Self {
+            subject: subject.into(),
+            kind,
+            scopes,
+            roles: Vec::new(),
+            claims: None,
+            key_id: None,
+        }
+    }
+
+    /// Sets the roles.
+    pub fn with_roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Whether `role` was granted (exact match).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
     }
 
     /// Whether `scope` was granted (exact match).
@@ -47,10 +68,12 @@ impl Principal {
 
     pub(crate) fn from_claims(claims: Claims, kind: CredentialKind) -> Self {
         let scopes = claims.scopes();
+        let roles = claims.roles();
         Self {
             subject: claims.sub.clone(),
             kind,
             scopes,
+            roles,
             claims: Some(Arc::new(claims)),
             key_id: None,
         }

@@ -35,6 +35,11 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// A SHA-256 hex string no secret hashes to in practice: compared against when a record
+/// is missing, so that path costs the same as a wrong secret.
+pub(crate) const DUMMY_SHA256_HEX: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
 #[cfg(test)]
 mod tests {
     #[test]

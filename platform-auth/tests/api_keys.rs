@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::stores::sql_backends;
+use common::stores::for_each_sql;
 use platform_auth::apikey::{ApiKeyStore, ApiKeys, MemoryApiKeyStore, NewApiKey};
 use platform_auth::sql::SqlApiKeyStore;
 use platform_auth::{AuthError, Clock, CredentialKind};
@@ -70,10 +70,8 @@ async fn conformance(store: Arc<dyn ApiKeyStore>, name: &str) {
 #[tokio::test]
 async fn api_keys_behave_the_same_on_every_backend() {
     conformance(Arc::new(MemoryApiKeyStore::default()), "memory").await;
-    for db in sql_backends("api_keys").await {
-        conformance(Arc::new(SqlApiKeyStore::new(db.store.clone())), db.name).await;
-        db.cleanup().await;
-    }
+    let make = |s| -> Arc<dyn ApiKeyStore> { Arc::new(SqlApiKeyStore::new(s)) };
+    for_each_sql("api_keys", make, conformance).await;
 }
 
 #[tokio::test]

@@ -2,9 +2,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::routing::get;
 use common::*;
@@ -15,29 +12,9 @@ use platform_auth::refresh::{MemoryRefreshStore, RefreshTokens};
 use platform_auth::{AuthenticateLayer, Authenticator, AuthorizeLayer};
 use tower::ServiceExt;
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn audit_events_carry_no_secrets() {
-    let capture = Capture::default();
-    let sink = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = common::capture::Capture::install();
 
     let keys = KeySet::new(Key::hs256("k1", HMAC_SECRET).expect("key"));
     let issuer = Issuer::new(keys.clone(), ISS, AUD);
@@ -73,7 +50,7 @@ async fn audit_events_carry_no_secrets() {
     secrets.push(String::from_utf8(HMAC_SECRET.to_vec()).expect("utf8"));
     let _ = format!("{first:?}{keys:?}");
 
-    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf8");
+    let logs = capture.text();
     for event in [
         "token_issued",
         "authentication_failed",

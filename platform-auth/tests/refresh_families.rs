@@ -4,16 +4,14 @@ mod common;
 
 use std::sync::Arc;
 
-use common::stores::{second_instance, sql_backends};
+use common::stores::{for_each_sql, second_instance, sql_backends};
 use platform_auth::refresh::{MemoryRefreshStore, RefreshError, RefreshStore, RefreshTokens};
 use platform_auth::sql::SqlRefreshStore;
 
 async fn each_backend(test: &str, check: impl AsyncFn(Arc<dyn RefreshStore>, &str)) {
     check(Arc::new(MemoryRefreshStore::default()), "memory").await;
-    for db in sql_backends(test).await {
-        check(Arc::new(SqlRefreshStore::new(db.store.clone())), db.name).await;
-        db.cleanup().await;
-    }
+    let make = |s| -> Arc<dyn RefreshStore> { Arc::new(SqlRefreshStore::new(s)) };
+    for_each_sql(test, make, check).await;
 }
 
 #[tokio::test]

@@ -114,7 +114,8 @@ impl ApiKeys {
         let record = self.store.get(id).await?;
         let presented_hash = sha256_hex(secret.as_bytes());
         // Compare even when the id is unknown, so both paths cost the same.
-        let stored = record.as_ref().map_or(DUMMY_HASH, |r| r.secret_hash.as_str());
+        let stored =
+            record.as_ref().map_or(crate::random::DUMMY_SHA256_HEX, |r| r.secret_hash.as_str());
         let matches: bool = presented_hash.as_bytes().ct_eq(stored.as_bytes()).into();
         let record = match record {
             Some(r) if matches => r,
@@ -144,8 +145,6 @@ impl ApiKeys {
         ok.then_some((id, secret))
     }
 }
-
-const DUMMY_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn hex_id() -> String {
     let bytes = crate::random::bytes::<8>();

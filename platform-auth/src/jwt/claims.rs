@@ -95,4 +95,14 @@ impl Claims {
         }
         out
     }
+
+    /// The strings of the `roles` array claim.
+    pub fn roles(&self) -> Vec<String> {
+        match self.extra.get("roles") {
+            Some(Value::Array(roles)) => {
+                roles.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }

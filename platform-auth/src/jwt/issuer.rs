@@ -72,6 +72,21 @@ impl Issuer {
         &self.keys
     }
 
+    /// The issuer name (`iss`).
+    pub fn iss(&self) -> &str {
+        &self.iss
+    }
+
+    /// The audience of its tokens (`aud`).
+    pub fn audience(&self) -> &str {
+        &self.aud
+    }
+
+    /// The token lifetime.
+    pub fn lifetime(&self) -> Duration {
+        self.ttl
+    }
+
     /// Claims for `sub` with `scopes`, issued now, before signing (add claims, then
     /// [`sign`](Self::sign)).
     pub fn claims(&self, sub: impl Into<String>, scopes: &[&str]) -> Claims {

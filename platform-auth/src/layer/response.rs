@@ -42,6 +42,12 @@ pub(crate) fn forbidden<B: From<Bytes>>(realm: &str, required: &str) -> Response
     res
 }
 
+/// `403` with a JSON [`ErrorBody`] (`code`, `message`) and no challenge: a policy, not a
+/// token scope, refused.
+pub(crate) fn denied<B: From<Bytes>>(code: &str, message: &str) -> Response<B> {
+    json(StatusCode::FORBIDDEN, &ErrorBody::new(code, message))
+}
+
 /// `503` when the authentication backend is unavailable (not the caller's fault).
 pub(crate) fn unavailable<B: From<Bytes>>(err: &AuthError) -> Response<B> {
     json(StatusCode::SERVICE_UNAVAILABLE, &ErrorBody::new("auth_unavailable", err.to_string()))

@@ -102,6 +102,30 @@ impl RefreshTokens {
 
     /// Starts a family for `subject` with `scope` and returns its first token.
     pub async fn issue(&self, subject: &str, scope: &str) -> Result<IssuedRefresh, RefreshError> {
+        self.start(subject, scope, None).await
+    }
+
+    /// Like [`issue`](Self::issue), binding the family to the OAuth client `client_id`.
+    pub async fn issue_for_client(
+        &self,
+        client_id: &str,
+        subject: &str,
+        scope: &str,
+    ) -> Result<IssuedRefresh, RefreshError> {
+        self.start(subject, scope, Some(client_id)).await
+    }
+
+    /// The family of `token` (revoked and expired ones included); `None` when unknown.
+    pub async fn family_of(&self, token: &str) -> Result<Option<Family>, RefreshError> {
+        Ok(self.store.family_of(&sha256_hex(token.as_bytes())).await?)
+    }
+
+    async fn start(
+        &self,
+        subject: &str,
+        scope: &str,
+        client_id: Option<&str>,
+    ) -> Result<IssuedRefresh, RefreshError> {
         let now = self.clock.now();
         let family = Family {
             id: token_string(16),
@@ -110,6 +134,7 @@ impl RefreshTokens {
             created_at: now,
             expires_at: now.saturating_add(self.family_lifetime.as_secs()),
             revoked_at: None,
+            client_id: client_id.map(str::to_owned),
         };
         let token = new_token();
         let expires = now.saturating_add(self.ttl.as_secs()).min(family.expires_at);
@@ -160,7 +185,7 @@ impl RefreshTokens {
 
     /// Logout: revokes the family of `token`. `false` when the token is unknown.
     pub async fn revoke_token(&self, token: &str) -> Result<bool, RefreshError> {
-        match self.store.family_of(&sha256_hex(token.as_bytes())).await? {
+        match self.family_of(token).await? {
             Some(f) => self.revoke_family(&f.id).await,
             None => Ok(false),
         }

@@ -23,6 +23,9 @@ pub struct Family {
     pub expires_at: u64,
     /// When it was revoked, if it was.
     pub revoked_at: Option<u64>,
+    /// The OAuth client the family was issued to, if any (the token server checks that
+    /// only this client refreshes or revokes it).
+    pub client_id: Option<String>,
 }
 
 /// One stored refresh token: only its SHA-256 hash is kept.

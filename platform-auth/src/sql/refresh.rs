@@ -27,14 +27,16 @@ impl SqlRefreshStore {
     }
 }
 
-type FamilyRow = (String, String, String, i64, i64, Option<i64>);
+type FamilyRow = (String, String, String, i64, i64, Option<i64>, Option<String>);
 
-const FAMILY_COLUMNS: &str = "f.id, f.subject, f.scope, f.created_at, f.expires_at, f.revoked_at";
+const FAMILY_COLUMNS: &str =
+    "f.id, f.subject, f.scope, f.created_at, f.expires_at, f.revoked_at, f.client_id";
 const INSERT_FAMILY: &str = "INSERT INTO auth_refresh_families
-    (id, subject, scope, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL)";
+    (id, subject, scope, created_at, expires_at, revoked_at, client_id)
+    VALUES ($1, $2, $3, $4, $5, NULL, $6)";
 const INSERT_TOKEN: &str = "INSERT INTO auth_refresh_tokens (hash, family_id, expires_at, rotated_at) VALUES ($1, $2, $3, NULL)";
 const LOOKUP: &str = "SELECT f.id, f.subject, f.scope, f.created_at, f.expires_at, f.revoked_at,
-    t.expires_at, t.rotated_at FROM auth_refresh_tokens t
+    f.client_id, t.expires_at, t.rotated_at FROM auth_refresh_tokens t
     JOIN auth_refresh_families f ON f.id = t.family_id WHERE t.hash = $1";
 const MARK_ROTATED: &str =
     "UPDATE auth_refresh_tokens SET rotated_at = $1 WHERE hash = $2 AND rotated_at IS NULL";
@@ -49,10 +51,11 @@ fn family(r: FamilyRow) -> Family {
         created_at: from_db(r.3),
         expires_at: from_db(r.4),
         revoked_at: r.5.map(from_db),
+        client_id: r.6,
     }
 }
 
-type LookupRow = (String, String, String, i64, i64, Option<i64>, i64, Option<i64>);
+type LookupRow = (String, String, String, i64, i64, Option<i64>, Option<String>, i64, Option<i64>);
 
 /// The rotation steps inside the open transaction `$tx`.
 macro_rules! rotate_in {
@@ -60,8 +63,8 @@ macro_rules! rotate_in {
         let row: Option<LookupRow> =
             sqlx::query_as(LOOKUP).bind($old).fetch_optional(&mut *$tx).await?;
         let Some(r) = row else { return Ok(RotateOutcome::Unknown) };
-        let (token_exp, rotated_at) = (from_db(r.6), r.7);
-        let mut fam = family((r.0, r.1, r.2, r.3, r.4, r.5));
+        let (token_exp, rotated_at) = (from_db(r.7), r.8);
+        let mut fam = family((r.0, r.1, r.2, r.3, r.4, r.5, r.6));
         let now = db_time($now);
         if fam.revoked_at.is_some() {
             RotateOutcome::Revoked(fam)
@@ -107,6 +110,7 @@ impl RefreshStore for SqlRefreshStore {
                 .bind(&f.scope)
                 .bind(db_time(f.created_at))
                 .bind(db_time(f.expires_at))
+                .bind(f.client_id.as_deref())
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(INSERT_TOKEN)

@@ -1,6 +1,9 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod capture;
+#[cfg(feature = "server")]
+pub mod server;
 #[cfg(feature = "sql")]
 pub mod stores;
 

@@ -1,6 +1,8 @@
 //! The backends every store test runs against: memory, SQLite, PostgreSQL (when
 //! `PLATFORM_TEST_POSTGRES_URL` is set).
 
+use std::sync::Arc;
+
 use platform_core::store::Store;
 use platform_core::test_util::{PgSchema, Service};
 
@@ -58,5 +60,18 @@ pub async fn second_instance(db: &Db) -> Store {
             Store::Postgres(pool)
         }
         _ => unreachable!(),
+    }
+}
+
+/// Runs `check` on a store built by `make` on each SQL backend, then drops the backend's
+/// schema.
+pub async fn for_each_sql<T: ?Sized>(
+    test: &str,
+    make: impl Fn(Store) -> Arc<T>,
+    check: impl AsyncFn(Arc<T>, &'static str),
+) {
+    for db in sql_backends(test).await {
+        check(make(db.store.clone()), db.name).await;
+        db.cleanup().await;
     }
 }
