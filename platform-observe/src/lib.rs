@@ -10,12 +10,17 @@
 //!   `tracestate` and `baggage` into a span per request, a client layer injecting them;
 //! * [`health`] — a [`HealthRegistry`](health::HealthRegistry) of liveness and readiness
 //!   checks with timeouts and cached results, and (feature `axum`) `/health/live` and
-//!   `/health/ready`.
+//!   `/health/ready`;
+//! * [`logs`] (feature `logs`) — centralized logs: a `tracing` layer shipping records in
+//!   batches through a bounded, never-blocking buffer to a `LogStore` (SQLite FTS5 or
+//!   PostgreSQL full-text search), search with keyset pagination, retention, and (with
+//!   `axum`) NDJSON ingest and search endpoints; `HttpLogStore` (feature `logs-client`)
+//!   ships to a central instance.
 //!
 //! The guide is `docs/observability.md` in the repository.
 //!
-//! Resource-pressure sampling, the audit trail and centralized log search join this crate
-//! as the modules `pressure`, `audit` and `logs`, each behind its own feature.
+//! Resource-pressure sampling and the audit trail join this crate as the modules
+//! `pressure` and `audit`, each behind its own feature.
 //!
 //! # Example
 //!
@@ -35,6 +40,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod health;
+#[cfg(feature = "logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logs")))]
+pub mod logs;
 pub mod metrics;
 pub mod telemetry;
 pub mod trace;
