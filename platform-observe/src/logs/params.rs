@@ -34,7 +34,8 @@ impl LogQuery {
             match param {
                 "q" => q.text = Some(SearchText::parse(value)?),
                 "level" => {
-                    q.min_level = Some(value.parse::<LogLevel>().map_err(|e| bad(e.to_string()))?)
+                    let level = value.parse::<LogLevel>().map_err(|e| bad(e.to_string()))?;
+                    q.min_level = Some(level);
                 }
                 "service" => q.service = Some(value.to_owned()),
                 "trace_id" => {

@@ -100,6 +100,7 @@ impl Task {
                         self.write(&mut batch).await;
                         return;
                     }
+                    self.counters.set_in_batch(batch.len() as u64);
                     if batch.len() >= max {
                         self.write(&mut batch).await;
                         deadline = None;
