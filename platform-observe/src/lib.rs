@@ -50,6 +50,6 @@ pub mod trace;
 pub use telemetry::{InitError, TelemetryConfig, TelemetryGuard, init};
 
 /// The observability guide's examples, compiled (and run where possible) as doctests.
-#[cfg(all(doctest, feature = "axum"))]
+#[cfg(all(doctest, feature = "axum", feature = "logs", feature = "logs-client"))]
 #[doc = include_str!("../../docs/observability.md")]
 pub struct ObservabilityGuideDoctests;
