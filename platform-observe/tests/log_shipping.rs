@@ -26,6 +26,7 @@ struct GatedStore {
     entered: Notify,
     open: watch::Sender<bool>,
     records: Mutex<Vec<LogRecord>>,
+    batches: Mutex<Vec<usize>>,
 }
 
 impl GatedStore {
@@ -34,7 +35,12 @@ impl GatedStore {
             entered: Notify::new(),
             open: watch::channel(open).0,
             records: Mutex::default(),
+            batches: Mutex::default(),
         })
+    }
+
+    fn batches(&self) -> Vec<usize> {
+        self.batches.lock().unwrap().clone()
     }
 
     fn messages(&self) -> Vec<String> {
@@ -50,6 +56,7 @@ impl LogStore for GatedStore {
         self.entered.notify_one();
         let _ = self.open.subscribe().wait_for(|open| *open).await;
         self.records.lock().unwrap().extend_from_slice(batch);
+        self.batches.lock().unwrap().push(batch.len());
         Ok(())
     }
 
@@ -103,6 +110,43 @@ async fn a_full_buffer_drops_and_counts_instead_of_blocking() {
         std::iter::once("first".to_owned()).chain((0..16).map(|i| format!("burst {i}"))).collect();
     assert_eq!(store.messages(), expected);
     assert!(registry.encode().contains("platform_logs_shipped_total 17"));
+}
+
+/// Lets the shipping task run without letting paused time auto-advance.
+async fn settle() {
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn full_batches_go_at_once_partial_ones_after_the_delay() {
+    let cfg = LogShipConfig {
+        batch_size: 4,
+        batch_delay: Duration::from_secs(1),
+        ..LogShipConfig::new("svc")
+    };
+    let shipper = LogShipper::new(cfg).unwrap();
+    let _sub = install(&shipper);
+    let store = GatedStore::new(true);
+    shipper.start(store.clone()).unwrap();
+
+    (0..3).for_each(|i| tracing::info!("partial {i}"));
+    settle().await;
+    tokio::time::advance(Duration::from_millis(999)).await;
+    settle().await;
+    assert!(store.batches().is_empty(), "a partial batch waits for the delay");
+    tokio::time::advance(Duration::from_millis(2)).await;
+    settle().await;
+    assert_eq!(store.batches(), [3]);
+
+    (0..9).for_each(|i| tracing::info!("burst {i}"));
+    settle().await;
+    assert_eq!(store.batches(), [3, 4, 4], "full batches are written without waiting");
+    tokio::time::advance(Duration::from_secs(1)).await;
+    settle().await;
+    assert_eq!(store.batches(), [3, 4, 4, 1]);
+    assert_eq!(shipper.stats().shipped, 12);
 }
 
 #[tokio::test]

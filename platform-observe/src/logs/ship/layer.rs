@@ -2,9 +2,11 @@
 
 use std::fmt::{self, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use serde_json::Value;
+use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -33,6 +35,36 @@ pub(crate) struct Captured {
     pub(crate) span_id: Option<SpanId>,
 }
 
+/// The emitters' signal to the shipping task that a full batch is queued: raised once
+/// (by the first emitter to see the queue reach the threshold), re-armed by the task when
+/// it takes from the queue. Events in between cost one relaxed load.
+#[derive(Debug)]
+pub(crate) struct ReadySignal {
+    pub(crate) notify: Notify,
+    raised: AtomicBool,
+    threshold: usize,
+}
+
+impl ReadySignal {
+    pub(crate) fn new(threshold: usize) -> Self {
+        Self { notify: Notify::new(), raised: AtomicBool::new(false), threshold }
+    }
+
+    fn after_send(&self, tx: &mpsc::Sender<Captured>) {
+        if self.raised.load(Ordering::Relaxed) {
+            return;
+        }
+        let queued = tx.max_capacity().saturating_sub(tx.capacity());
+        if queued >= self.threshold && !self.raised.swap(true, Ordering::AcqRel) {
+            self.notify.notify_one();
+        }
+    }
+
+    pub(crate) fn rearm(&self) {
+        self.raised.store(false, Ordering::Release);
+    }
+}
+
 /// A `tracing_subscriber` layer that captures events into a
 /// [`LogShipper`](super::LogShipper)'s bounded buffer. Obtain it from
 /// [`LogShipper::layer`](super::LogShipper::layer); clones share the buffer.
@@ -46,6 +78,7 @@ pub(crate) struct Captured {
 pub struct LogShipLayer {
     pub(super) tx: mpsc::Sender<Captured>,
     pub(super) counters: Arc<Counters>,
+    pub(super) ready: Arc<ReadySignal>,
     pub(super) min_level: LogLevel,
     pub(super) exclude: Arc<[Box<str>]>,
 }
@@ -230,7 +263,7 @@ where
             span_id: ids.span_id,
         };
         match self.tx.try_send(captured) {
-            Ok(()) => {}
+            Ok(()) => self.ready.after_send(&self.tx),
             Err(TrySendError::Full(_)) => self.counters.drop_full(),
             Err(TrySendError::Closed(_)) => self.counters.drop_stopped(),
         }

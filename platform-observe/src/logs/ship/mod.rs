@@ -15,8 +15,8 @@ pub use config::{LogShipConfig, LogShipConfigError};
 pub use layer::LogShipLayer;
 pub use stats::ShipStats;
 
-use layer::Captured;
 pub(crate) use layer::OWN_TARGET;
+use layer::{Captured, ReadySignal};
 use stats::Counters;
 use task::{Control, Task};
 
@@ -92,6 +92,7 @@ struct Inner {
     rx: Mutex<Option<mpsc::Receiver<Captured>>>,
     control: Mutex<Option<mpsc::UnboundedSender<Control>>>,
     counters: Arc<Counters>,
+    ready: Arc<ReadySignal>,
     exclude: Arc<[Box<str>]>,
 }
 
@@ -109,6 +110,7 @@ impl LogShipper {
     pub fn new(config: LogShipConfig) -> Result<Self, LogShipConfigError> {
         config.validate()?;
         let (tx, rx) = mpsc::channel(config.buffer);
+        let ready = Arc::new(ReadySignal::new(config.batch_size.min(config.buffer)));
         let exclude: Arc<[Box<str>]> = config
             .exclude_targets
             .iter()
@@ -122,6 +124,7 @@ impl LogShipper {
                 rx: Mutex::new(Some(rx)),
                 control: Mutex::new(None),
                 counters: Arc::default(),
+                ready,
                 exclude,
             }),
         })
@@ -132,6 +135,7 @@ impl LogShipper {
         LogShipLayer {
             tx: self.inner.tx.clone(),
             counters: Arc::clone(&self.inner.counters),
+            ready: Arc::clone(&self.inner.ready),
             min_level: self.inner.config.min_level,
             exclude: Arc::clone(&self.inner.exclude),
         }
@@ -154,6 +158,7 @@ impl LogShipper {
             store,
             config: self.inner.config.clone(),
             counters: Arc::clone(&self.inner.counters),
+            ready: Arc::clone(&self.inner.ready),
         };
         handle.spawn(task.run());
         Ok(())

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::layer::{Captured, OWN_TARGET};
+use super::layer::{Captured, OWN_TARGET, ReadySignal};
 use super::{Counters, LogShipConfig};
 use crate::logs::record::LogRecord;
 use crate::logs::store::LogStore;
@@ -59,9 +59,13 @@ pub(super) struct Task {
     pub(super) store: Arc<dyn LogStore>,
     pub(super) config: LogShipConfig,
     pub(super) counters: Arc<Counters>,
+    pub(super) ready: Arc<ReadySignal>,
 }
 
 impl Task {
+    /// Batches by size and time. While a partial batch waits, the task does not listen to
+    /// the buffer (so emitters do not wake it for each event): it waits for the batch's
+    /// deadline or for the emitters' signal that a full batch is queued.
     pub(super) async fn run(mut self) {
         let max = self.config.batch_size;
         let mut batch: Vec<Captured> = Vec::with_capacity(max);
@@ -74,14 +78,7 @@ impl Task {
                 ctl = self.control.recv(), if control_open => match ctl {
                     Some(Control::Flush(ack)) => {
                         // What was buffered when the flush arrived; later records wait.
-                        let queued = self.rx.len();
-                        for _ in 0..queued {
-                            let Ok(c) = self.rx.try_recv() else { break };
-                            batch.push(c);
-                            if batch.len() >= max {
-                                self.write(&mut batch).await;
-                            }
-                        }
+                        self.take(&mut batch).await;
                         self.write(&mut batch).await;
                         deadline = None;
                         let _ = ack.send(());
@@ -94,26 +91,47 @@ impl Task {
                     // Every handle is gone: keep shipping for the layers that remain.
                     None => control_open = false,
                 },
-                n = self.rx.recv_many(&mut batch, room) => {
+                n = self.rx.recv_many(&mut batch, room), if deadline.is_none() => {
                     if n == 0 {
                         // Every sender (layers and handles) is gone.
                         self.write(&mut batch).await;
                         return;
                     }
-                    self.counters.set_in_batch(batch.len() as u64);
-                    if batch.len() >= max {
-                        self.write(&mut batch).await;
-                        deadline = None;
-                    } else if deadline.is_none() {
-                        deadline = Some(Instant::now() + self.config.batch_delay);
-                    }
+                    deadline = Some(Instant::now() + self.config.batch_delay);
+                    self.take(&mut batch).await;
+                }
+                () = self.ready.notify.notified(), if deadline.is_some() => {
+                    self.take(&mut batch).await;
                 }
                 () = sleep_until(deadline), if deadline.is_some() => {
+                    self.take(&mut batch).await;
                     self.write(&mut batch).await;
                     deadline = None;
                 }
             }
+            if batch.is_empty() {
+                deadline = None;
+            }
         }
+    }
+
+    /// Moves what the buffer holds now into `batch`, writing every full batch on the way;
+    /// `batch` is left holding less than a full batch.
+    async fn take(&mut self, batch: &mut Vec<Captured>) {
+        self.ready.rearm();
+        let mut left = self.rx.len();
+        loop {
+            if batch.len() >= self.config.batch_size {
+                self.write(batch).await;
+            }
+            if left == 0 {
+                break;
+            }
+            let Ok(c) = self.rx.try_recv() else { break };
+            batch.push(c);
+            left -= 1;
+        }
+        self.counters.set_in_batch(batch.len() as u64);
     }
 
     /// Closes the buffer (later events count as dropped) and writes what it holds.
