@@ -13,8 +13,10 @@
 //! * [`balance`] — PeakEwma p2c (default), round robin, weighted, consistent hashing
 //!   with bounded load;
 //! * [`Gateway`] — all of it as one tower service; [`Server`] serves it (HTTP/1.1 and
-//!   h2c, header-read timeout, upgrades);
-//! * `config` (feature `config`) — the declarative TOML configuration.
+//!   h2c, header-read timeout, upgrades) and drains it on [`Shutdown`];
+//! * `config` (feature `config`) — the declarative TOML configuration;
+//! * `reload` (feature `reload`) — hot reload of that configuration from its file or a
+//!   remote source: checked first, swapped atomically, the last good one kept on error.
 //!
 //! The guide is `docs/gateway.md`.
 //!
@@ -55,6 +57,7 @@
 //! |---|---|
 //! | `config` (default) | `config::GatewayConfig`: routes, upstreams and settings from TOML |
 //! | `cors` (default) | the per-route CORS filter (tower-http's `CorsLayer`) |
+//! | `reload` | `reload::LiveConfig`: hot reload from the file or a remote source |
 //! | `full` | all of the above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -66,6 +69,8 @@ pub mod error;
 pub mod filter;
 mod gateway;
 pub mod proxy;
+#[cfg(feature = "reload")]
+pub mod reload;
 pub mod route;
 mod server;
 pub mod upstream;
@@ -82,5 +87,5 @@ pub use body::Body;
 pub use error::{GatewayError, ProxyError};
 pub use gateway::{Gateway, GatewayBuilder};
 pub use route::{Route, RouteBuilder};
-pub use server::{ConnectionInfo, Server, ServerConfig};
+pub use server::{ConnectionInfo, Drained, Server, ServerConfig, Shutdown, os_signal};
 pub use upstream::{Backend, Upstream, UpstreamConfig};

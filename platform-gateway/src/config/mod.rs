@@ -180,24 +180,7 @@ impl GatewayConfig {
     pub async fn build(&self, resources: &Resources) -> Result<Gateway, ConfigError> {
         let mut builder = Gateway::builder().proxy(self.proxy.clone());
         for (name, spec) in &self.upstreams {
-            let mut b = Upstream::builder(name).config(spec.config.clone());
-            for e in &spec.endpoints {
-                b = match e {
-                    EndpointSpec::Address(a) => b.endpoint(a),
-                    EndpointSpec::Weighted { address, weight } => {
-                        b.weighted_endpoint(address, *weight)
-                    }
-                };
-            }
-            if let Some(service) = &spec.registry_service {
-                let registry = resources.registry.clone().ok_or_else(|| {
-                    ConfigError::new("follows a registry service, but no registry was given to build the gateway with")
-                        .upstream(name)
-                        .field("registry_service")
-                })?;
-                b = b.registry(registry, service);
-            }
-            builder = builder.upstream(b.build().await?);
+            builder = builder.upstream(spec.build(name, resources).await?);
         }
         for r in &self.routes {
             builder = builder.route(r.compile()?);
@@ -206,6 +189,34 @@ impl GatewayConfig {
             builder = builder.metrics(m);
         }
         Ok(builder.build()?)
+    }
+}
+
+impl UpstreamSpec {
+    /// Starts the upstream `name` this spec describes.
+    pub(crate) async fn build(
+        &self,
+        name: &str,
+        resources: &Resources,
+    ) -> Result<Upstream, ConfigError> {
+        let mut b = Upstream::builder(name).config(self.config.clone());
+        for e in &self.endpoints {
+            b = match e {
+                EndpointSpec::Address(a) => b.endpoint(a),
+                EndpointSpec::Weighted { address, weight } => b.weighted_endpoint(address, *weight),
+            };
+        }
+        if let Some(service) = &self.registry_service {
+            let registry = resources.registry.clone().ok_or_else(|| {
+                ConfigError::new(
+                    "follows a registry service, but no registry was given to build the gateway with",
+                )
+                .upstream(name)
+                .field("registry_service")
+            })?;
+            b = b.registry(registry, service);
+        }
+        Ok(b.build().await?)
     }
 }
 

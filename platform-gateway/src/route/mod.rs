@@ -34,7 +34,7 @@
 mod builder;
 pub(crate) mod predicate;
 pub(crate) mod stack;
-mod table;
+pub(crate) mod table;
 mod template;
 
 use std::sync::Arc;
