@@ -14,9 +14,12 @@
 //!   with bounded load;
 //! * [`Gateway`] — all of it as one tower service; [`Server`] serves it (HTTP/1.1 and
 //!   h2c, header-read timeout, upgrades) and drains it on [`Shutdown`];
+//! * [`view`] — what operators see: routes, upstreams with endpoints and ejections, and
+//!   explanations of how a request would be routed;
 //! * `config` (feature `config`) — the declarative TOML configuration;
 //! * `reload` (feature `reload`) — hot reload of that configuration from its file or a
-//!   remote source: checked first, swapped atomically, the last good one kept on error.
+//!   remote source: checked first, swapped atomically, the last good one kept on error;
+//! * `admin` (feature `admin`) — the admin listener, an axum `Router`.
 //!
 //! The guide is `docs/gateway.md`.
 //!
@@ -58,9 +61,12 @@
 //! | `config` (default) | `config::GatewayConfig`: routes, upstreams and settings from TOML |
 //! | `cors` (default) | the per-route CORS filter (tower-http's `CorsLayer`) |
 //! | `reload` | `reload::LiveConfig`: hot reload from the file or a remote source |
+//! | `admin` | `admin::Admin`: the admin listener (metrics, health, routes, upstreams, config, explain) |
 //! | `full` | all of the above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 pub mod balance;
 pub mod body;
 #[cfg(feature = "config")]
@@ -74,6 +80,7 @@ pub mod reload;
 pub mod route;
 mod server;
 pub mod upstream;
+pub mod view;
 
 /// A boxed future at a type-erasure boundary (route stacks, the gateway service).
 pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;

@@ -1,5 +1,6 @@
 //! The gateway: ingress checks, routing, and each route's stack, as one tower service.
 
+mod access;
 mod builder;
 
 use std::collections::HashMap;
@@ -20,12 +21,13 @@ use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
+pub(crate) use access::AccessRecord;
 pub use builder::GatewayBuilder;
 
 use crate::BoxFuture;
 use crate::body::{self, Body};
 use crate::error::{GatewayError, error_response, json_error};
-use crate::proxy::{ProxyConfig, admit};
+use crate::proxy::{ClientInfo, ProxyConfig, admit};
 use crate::route::predicate::RequestView;
 use crate::route::stack::{CompileContext, RouteName, compile};
 use crate::route::table::CompiledRoute;
@@ -209,7 +211,15 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let req = req.map(|b| body::boxed(b.map_err(|e| ClientBodyError(e.into()))));
+        let req = if access::enabled() {
+            let record = AccessRecord::new(req.method(), req.uri().path());
+            let (mut parts, b) = req.into_parts();
+            let b = body::boxed(record.body_in(b.map_err(|e| ClientBodyError(e.into()))));
+            parts.extensions.insert(record);
+            Request::from_parts(parts, b)
+        } else {
+            req.map(|b| body::boxed(b.map_err(|e| ClientBodyError(e.into()))))
+        };
         let handler = Handler { shared: self.shared.clone() };
         Box::pin(self.trace.layer(handler).oneshot(req))
     }
@@ -235,10 +245,30 @@ impl Service<Request<Body>> for Handler {
     }
 }
 
-async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
+async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
+    let record = req.extensions().get::<AccessRecord>().cloned();
+    let res = route(shared, req, record.as_ref()).await;
+    match record {
+        Some(r) => r.finish(res),
+        None => res,
+    }
+}
+
+/// Admits, routes and serves one request.
+async fn route(
+    shared: Arc<Shared>,
+    mut req: Request<Body>,
+    record: Option<&AccessRecord>,
+) -> Response<Body> {
     let trace_id = req.extensions().get::<TraceContext>().map(|c| c.trace_id.to_string());
     let conn = req.extensions().get::<ConnectionInfo>().cloned();
-    let ingress = match admit(&shared.proxy, &mut req, conn.as_ref()) {
+    let admitted = admit(&shared.proxy, &mut req, conn.as_ref());
+    if let Some(r) = record {
+        let client = req.extensions().get::<ClientInfo>().map(|c| c.addr.to_string());
+        let client = client.or_else(|| conn.as_ref().map(|c| c.peer.ip().to_string()));
+        r.identify(trace_id.as_deref(), client);
+    }
+    let ingress = match admitted {
         Ok(i) => i,
         Err(r) => {
             tracing::debug!(target: "platform::gateway", code = r.code, message = %r.message, "request refused at ingress");
@@ -263,6 +293,9 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
         let msg = format!("no route matches {} {}", req.method(), req.uri().path());
         return json_error(StatusCode::NOT_FOUND, "no_route", msg, trace_id, None);
     };
+    if let Some(r) = record {
+        r.route(&id);
+    }
     req.extensions_mut().insert(ingress);
     req.extensions_mut().insert(captures);
     req.extensions_mut().insert(MatchedRoute(id.clone()));

@@ -32,6 +32,7 @@
 //! ```
 
 mod builder;
+mod describe;
 pub(crate) mod predicate;
 pub(crate) mod stack;
 pub(crate) mod table;
