@@ -38,6 +38,7 @@ mod error;
 mod route;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -82,10 +83,33 @@ pub struct UpstreamSpec {
     pub config: UpstreamConfig,
 }
 
+/// `[listen]`: where a process running the gateway (such as the `gateway` reference
+/// binary) listens. Read at start; a change applies after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenConfig {
+    /// The gateway's address (default `127.0.0.1:8080`).
+    pub address: SocketAddr,
+    /// The admin listener's address (default `127.0.0.1:9901`); keep it on loopback or
+    /// an internal network.
+    pub admin: SocketAddr,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 9901)),
+        }
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct GatewayConfig {
+    /// `[listen]`: the addresses to listen on.
+    pub listen: ListenConfig,
     /// `[proxy]`: correctness settings.
     pub proxy: ProxyConfig,
     /// `[server]`: connection settings.
@@ -100,6 +124,8 @@ pub struct GatewayConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    listen: ListenConfig,
     #[serde(default)]
     proxy: ProxyConfig,
     #[serde(default)]
@@ -144,7 +170,13 @@ impl GatewayConfig {
                 upstream_spec(&name, &mut table).map_err(|e| e.upstream(&name).in_file(origin))?;
             upstreams.insert(name, spec);
         }
-        let config = Self { proxy: raw.proxy, server: raw.server, upstreams, routes: raw.routes };
+        let config = Self {
+            listen: raw.listen,
+            proxy: raw.proxy,
+            server: raw.server,
+            upstreams,
+            routes: raw.routes,
+        };
         config.check().map_err(|e| e.in_file(origin))?;
         Ok(config)
     }

@@ -48,7 +48,7 @@ pub struct ConfigDiff {
     /// Upstreams in both whose endpoints or settings changed (they are rebuilt, with new
     /// connection pools and balancer state).
     pub upstreams_changed: Vec<String>,
-    /// Sections that changed but apply only after a restart (`proxy`, `server`, `tls`):
+    /// Sections that changed but apply only after a restart (`listen`, `proxy`, `server`):
     /// the values in force stay until then.
     pub restart_required: Vec<String>,
 }
@@ -82,6 +82,9 @@ impl ConfigDiff {
             new.upstreams.iter().map(|(n, u)| (n.as_str(), u)).collect(),
         );
         let mut restart_required = Vec::new();
+        if old.listen != new.listen {
+            restart_required.push("listen".to_owned());
+        }
         if old.proxy != new.proxy {
             restart_required.push("proxy".to_owned());
         }

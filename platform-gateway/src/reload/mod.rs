@@ -21,7 +21,7 @@
 //! [`ReloadStatus`] (shown by the admin API's `/admin/config`) and counted in the
 //! `gateway_config_reloads_total{result="refused"}` metric.
 //!
-//! `[proxy]` and `[server]` settings are read at start: a change to them is reported in
+//! `[listen]`, `[proxy]` and `[server]` settings are read at start: a change to them is reported in
 //! [`ConfigDiff::restart_required`] and applies after a restart.
 //!
 //! ```
