@@ -3,7 +3,8 @@
 //! graceful shutdown on SIGTERM / Ctrl-C.
 //!
 //! The file is platform-gateway's `GatewayConfig` (reference: `docs/gateway.md`);
-//! `[listen]` gives both addresses. `examples/config/gateway.toml` is a starting point.
+//! `[listen]` gives both addresses, `[tls]` (optional) the certificate and key for HTTPS.
+//! `examples/config/gateway.toml` is a starting point.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use platform_gateway::admin::Admin;
 use platform_gateway::config::Resources;
 use platform_gateway::reload::{LiveConfig, ReloadTask};
-use platform_gateway::{Drained, Server, Shutdown};
+use platform_gateway::{Drained, Server, ServerTls, Shutdown};
 use platform_observe::metrics::{MetricsRegistry, ProcessCollector};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -113,7 +114,10 @@ pub async fn start(args: &Args) -> Result<Running, Box<dyn std::error::Error>> {
     let admin = tokio::spawn(admin.serve(admin_listener, async move {
         let _ = admin_stopped.await;
     }));
-    let server = Server::new(live.gateway().clone(), config.server.clone());
+    let mut server = Server::new(live.gateway().clone(), config.server.clone());
+    if let Some(tls) = &config.tls {
+        server = server.tls(ServerTls::load(tls)?);
+    }
     let server = tokio::spawn(server.serve_with_shutdown(listener, shutdown.clone()));
     tracing::info!(
         %addr,

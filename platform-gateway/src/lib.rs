@@ -62,6 +62,7 @@
 //! | `cors` (default) | the per-route CORS filter (tower-http's `CorsLayer`) |
 //! | `reload` | `reload::LiveConfig`: hot reload from the file or a remote source |
 //! | `admin` | `admin::Admin`: the admin listener (metrics, health, routes, upstreams, config, explain) |
+//! | `tls` | HTTPS on the listener with rustls (ring provider): `ServerTls`, `[tls]` in the config |
 //! | `full` | all of the above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -95,4 +96,6 @@ pub use error::{GatewayError, ProxyError};
 pub use gateway::{Gateway, GatewayBuilder};
 pub use route::{Route, RouteBuilder};
 pub use server::{ConnectionInfo, Drained, Server, ServerConfig, Shutdown, os_signal};
+#[cfg(feature = "tls")]
+pub use server::{ServerTls, TlsConfig, TlsError};
 pub use upstream::{Backend, Upstream, UpstreamConfig};

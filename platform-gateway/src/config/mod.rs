@@ -118,6 +118,9 @@ pub struct GatewayConfig {
     pub upstreams: BTreeMap<String, UpstreamSpec>,
     /// `[[routes]]`, in match order for equal priorities.
     pub routes: Vec<RouteSpec>,
+    /// `[tls]`: serve HTTPS with this certificate and key (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::server::TlsConfig>,
 }
 
 /// The file's shape before upstream tables are split.
@@ -134,6 +137,9 @@ struct RawConfig {
     upstreams: BTreeMap<String, toml::Table>,
     #[serde(default)]
     routes: Vec<RouteSpec>,
+    #[cfg(feature = "tls")]
+    #[serde(default)]
+    tls: Option<crate::server::TlsConfig>,
 }
 
 /// What a configuration may refer to beyond itself.
@@ -176,6 +182,8 @@ impl GatewayConfig {
             server: raw.server,
             upstreams,
             routes: raw.routes,
+            #[cfg(feature = "tls")]
+            tls: raw.tls,
         };
         config.check().map_err(|e| e.in_file(origin))?;
         Ok(config)

@@ -48,7 +48,7 @@ pub struct ConfigDiff {
     /// Upstreams in both whose endpoints or settings changed (they are rebuilt, with new
     /// connection pools and balancer state).
     pub upstreams_changed: Vec<String>,
-    /// Sections that changed but apply only after a restart (`listen`, `proxy`, `server`):
+    /// Sections that changed but apply only after a restart (`listen`, `proxy`, `server`, `tls`):
     /// the values in force stay until then.
     pub restart_required: Vec<String>,
 }
@@ -90,6 +90,10 @@ impl ConfigDiff {
         }
         if old.server != new.server {
             restart_required.push("server".to_owned());
+        }
+        #[cfg(feature = "tls")]
+        if old.tls != new.tls {
+            restart_required.push("tls".to_owned());
         }
         Self {
             routes_added,

@@ -2,6 +2,8 @@
 
 mod inspect;
 mod shutdown;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use tower::ServiceExt;
 pub(crate) use inspect::HeadLog;
 use inspect::{InspectIo, Inspector};
 pub use shutdown::{Drained, Shutdown, os_signal};
+#[cfg(feature = "tls")]
+pub use tls::{ServerTls, TlsConfig, TlsError};
 
 use crate::gateway::Gateway;
 
@@ -90,6 +94,9 @@ pub struct Server {
     max_head: usize,
     max_headers: usize,
     drain_timeout: Duration,
+    header_read_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<ServerTls>,
 }
 
 impl Server {
@@ -117,8 +124,26 @@ impl Server {
             .max_concurrent_streams(config.max_concurrent_streams)
             .keep_alive_interval(config.http2_keep_alive_interval);
         let builder = if config.http2 { builder } else { builder.http1_only() };
-        let drain_timeout = config.drain_timeout;
-        Self { gateway, builder: Arc::new(builder), max_head, max_headers, drain_timeout }
+        Self {
+            gateway,
+            builder: Arc::new(builder),
+            max_head,
+            max_headers,
+            drain_timeout: config.drain_timeout,
+            header_read_timeout: config.header_read_timeout,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Serves HTTPS: every connection does a TLS handshake first (within the
+    /// header-read timeout), HTTP/2 is chosen by ALPN, and upstreams see
+    /// `X-Forwarded-Proto: https`.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Accepts connections from `listener` and serves them until the future is dropped.
@@ -181,14 +206,41 @@ impl Server {
         Drained { open_at_shutdown, cut, took }
     }
 
-    /// Serves one connection to its end.
+    /// Serves one connection to its end (after the TLS handshake, when configured).
     async fn connection(self, stream: tokio::net::TcpStream, peer: SocketAddr, shutdown: Shutdown) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls.clone() {
+            let handshake = tls.acceptor.accept(stream);
+            match tokio::time::timeout(self.header_read_timeout, handshake).await {
+                Ok(Ok(stream)) => self.serve_io(stream, peer, "https", shutdown).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(target: "platform::gateway", %peer, error = %e, "TLS handshake failed");
+                }
+                Err(_) => {
+                    tracing::debug!(target: "platform::gateway", %peer, "TLS handshake timed out");
+                }
+            }
+            return;
+        }
+        let _ = self.header_read_timeout;
+        self.serve_io(stream, peer, "http", shutdown).await;
+    }
+
+    async fn serve_io<I>(
+        self,
+        stream: I,
+        peer: SocketAddr,
+        scheme: &'static str,
+        shutdown: Shutdown,
+    ) where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let log = HeadLog::default();
         let io = TokioIo::new(InspectIo::new(
             stream,
             Inspector::new(self.max_head, self.max_headers, log.clone()),
         ));
-        let info = ConnectionInfo { peer, scheme: "http", head_log: log };
+        let info = ConnectionInfo { peer, scheme, head_log: log };
         let gateway = self.gateway.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(info.clone());
