@@ -63,6 +63,7 @@
 //! | `reload` | `reload::LiveConfig`: hot reload from the file or a remote source |
 //! | `admin` | `admin::Admin`: the admin listener (metrics, health, routes, upstreams, config, explain) |
 //! | `tls` | HTTPS on the listener with rustls (ring provider): `ServerTls`, `[tls]` in the config |
+//! | `auth` | `RouteBuilder::authenticate`: platform-auth's `AuthenticateLayer` on a route |
 //! | `full` | all of the above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
