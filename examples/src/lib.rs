@@ -4,4 +4,5 @@
 //! and the services can be exercised in tests without opening sockets.
 
 pub mod control_plane;
+pub mod gateway;
 pub mod resilient_service;

@@ -13,8 +13,13 @@
 //! * [`balance`] — PeakEwma p2c (default), round robin, weighted, consistent hashing
 //!   with bounded load;
 //! * [`Gateway`] — all of it as one tower service; [`Server`] serves it (HTTP/1.1 and
-//!   h2c, header-read timeout, upgrades);
-//! * `config` (feature `config`) — the declarative TOML configuration.
+//!   h2c, header-read timeout, upgrades) and drains it on [`Shutdown`];
+//! * [`view`] — what operators see: routes, upstreams with endpoints and ejections, and
+//!   explanations of how a request would be routed;
+//! * `config` (feature `config`) — the declarative TOML configuration;
+//! * `reload` (feature `reload`) — hot reload of that configuration from its file or a
+//!   remote source: checked first, swapped atomically, the last good one kept on error;
+//! * `admin` (feature `admin`) — the admin listener, an axum `Router`.
 //!
 //! The guide is `docs/gateway.md`.
 //!
@@ -55,9 +60,15 @@
 //! |---|---|
 //! | `config` (default) | `config::GatewayConfig`: routes, upstreams and settings from TOML |
 //! | `cors` (default) | the per-route CORS filter (tower-http's `CorsLayer`) |
+//! | `reload` | `reload::LiveConfig`: hot reload from the file or a remote source |
+//! | `admin` | `admin::Admin`: the admin listener (metrics, health, routes, upstreams, config, explain) |
+//! | `tls` | HTTPS on the listener with rustls (ring provider): `ServerTls`, `[tls]` in the config |
+//! | `auth` | `RouteBuilder::authenticate`: platform-auth's `AuthenticateLayer` on a route |
 //! | `full` | all of the above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "admin")]
+pub mod admin;
 pub mod balance;
 pub mod body;
 #[cfg(feature = "config")]
@@ -66,9 +77,12 @@ pub mod error;
 pub mod filter;
 mod gateway;
 pub mod proxy;
+#[cfg(feature = "reload")]
+pub mod reload;
 pub mod route;
 mod server;
 pub mod upstream;
+pub mod view;
 
 /// A boxed future at a type-erasure boundary (route stacks, the gateway service).
 pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -82,5 +96,7 @@ pub use body::Body;
 pub use error::{GatewayError, ProxyError};
 pub use gateway::{Gateway, GatewayBuilder};
 pub use route::{Route, RouteBuilder};
-pub use server::{ConnectionInfo, Server, ServerConfig};
+pub use server::{ConnectionInfo, Drained, Server, ServerConfig, Shutdown, os_signal};
+#[cfg(feature = "tls")]
+pub use server::{ServerTls, TlsConfig, TlsError};
 pub use upstream::{Backend, Upstream, UpstreamConfig};

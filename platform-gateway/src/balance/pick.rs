@@ -29,6 +29,22 @@ impl Balancer {
         key: Option<u64>,
         tried: &[Arc<str>],
     ) -> Option<Arc<Endpoint>> {
+        self.choose(set, key, tried, false)
+    }
+
+    /// What [`pick`](Self::pick) would choose now, without moving the round-robin or
+    /// weighted position (p2c still draws its two at random).
+    pub(crate) fn preview(&self, set: &EndpointSet, key: Option<u64>) -> Option<Arc<Endpoint>> {
+        self.choose(set, key, &[], true)
+    }
+
+    fn choose(
+        &self,
+        set: &EndpointSet,
+        key: Option<u64>,
+        tried: &[Arc<str>],
+        peek: bool,
+    ) -> Option<Arc<Endpoint>> {
         let list = &set.list;
         if list.is_empty() {
             return None;
@@ -37,8 +53,8 @@ impl Balancer {
         let any_fresh = tried.is_empty() || list.iter().any(fresh);
         let usable = |e: &Arc<Endpoint>| !any_fresh || fresh(e);
         let picked = match &self.policy {
-            BalancePolicy::RoundRobin => self.in_turn(list.len(), |i| usable(&list[i])),
-            BalancePolicy::Weighted => self.weighted(set, &usable),
+            BalancePolicy::RoundRobin => self.in_turn(list.len(), peek, |i| usable(&list[i])),
+            BalancePolicy::Weighted => self.weighted(set, peek, &usable),
             BalancePolicy::ConsistentHash(c) => match (key, &set.ring) {
                 (Some(hash), Some(ring)) => {
                     let total: usize = list.iter().map(|e| e.in_flight()).sum();
@@ -64,19 +80,29 @@ impl Balancer {
         picked.map(|i| Arc::clone(&list[i]))
     }
 
+    /// The turn counter; advanced unless `peek`.
+    fn position(&self, peek: bool) -> u64 {
+        if peek {
+            self.counter.load(Ordering::Relaxed)
+        } else {
+            self.counter.fetch_add(1, Ordering::Relaxed)
+        }
+    }
+
     /// The next index in turn that is `ok`.
-    fn in_turn(&self, len: usize, ok: impl Fn(usize) -> bool) -> Option<usize> {
-        let start = self.counter.fetch_add(1, Ordering::Relaxed);
+    fn in_turn(&self, len: usize, peek: bool, ok: impl Fn(usize) -> bool) -> Option<usize> {
+        let start = self.position(peek);
         (0..len as u64).map(|k| ((start + k) % len as u64) as usize).find(|i| ok(*i))
     }
 
     fn weighted(
         &self,
         set: &EndpointSet,
+        peek: bool,
         usable: &impl Fn(&Arc<Endpoint>) -> bool,
     ) -> Option<usize> {
         let total = *set.cumulative.last()?;
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let n = self.position(peek);
         let pos = n.wrapping_mul(set.stride) % total;
         let idx = set.cumulative.partition_point(|c| *c <= pos);
         if usable(&set.list[idx]) {

@@ -38,6 +38,7 @@ mod error;
 mod route;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -82,10 +83,33 @@ pub struct UpstreamSpec {
     pub config: UpstreamConfig,
 }
 
+/// `[listen]`: where a process running the gateway (such as the `gateway` reference
+/// binary) listens. Read at start; a change applies after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenConfig {
+    /// The gateway's address (default `127.0.0.1:8080`).
+    pub address: SocketAddr,
+    /// The admin listener's address (default `127.0.0.1:9901`); keep it on loopback or
+    /// an internal network.
+    pub admin: SocketAddr,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            address: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin: SocketAddr::from(([127, 0, 0, 1], 9901)),
+        }
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct GatewayConfig {
+    /// `[listen]`: the addresses to listen on.
+    pub listen: ListenConfig,
     /// `[proxy]`: correctness settings.
     pub proxy: ProxyConfig,
     /// `[server]`: connection settings.
@@ -94,12 +118,17 @@ pub struct GatewayConfig {
     pub upstreams: BTreeMap<String, UpstreamSpec>,
     /// `[[routes]]`, in match order for equal priorities.
     pub routes: Vec<RouteSpec>,
+    /// `[tls]`: serve HTTPS with this certificate and key (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::server::TlsConfig>,
 }
 
 /// The file's shape before upstream tables are split.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    #[serde(default)]
+    listen: ListenConfig,
     #[serde(default)]
     proxy: ProxyConfig,
     #[serde(default)]
@@ -108,6 +137,9 @@ struct RawConfig {
     upstreams: BTreeMap<String, toml::Table>,
     #[serde(default)]
     routes: Vec<RouteSpec>,
+    #[cfg(feature = "tls")]
+    #[serde(default)]
+    tls: Option<crate::server::TlsConfig>,
 }
 
 /// What a configuration may refer to beyond itself.
@@ -144,7 +176,15 @@ impl GatewayConfig {
                 upstream_spec(&name, &mut table).map_err(|e| e.upstream(&name).in_file(origin))?;
             upstreams.insert(name, spec);
         }
-        let config = Self { proxy: raw.proxy, server: raw.server, upstreams, routes: raw.routes };
+        let config = Self {
+            listen: raw.listen,
+            proxy: raw.proxy,
+            server: raw.server,
+            upstreams,
+            routes: raw.routes,
+            #[cfg(feature = "tls")]
+            tls: raw.tls,
+        };
         config.check().map_err(|e| e.in_file(origin))?;
         Ok(config)
     }
@@ -180,24 +220,7 @@ impl GatewayConfig {
     pub async fn build(&self, resources: &Resources) -> Result<Gateway, ConfigError> {
         let mut builder = Gateway::builder().proxy(self.proxy.clone());
         for (name, spec) in &self.upstreams {
-            let mut b = Upstream::builder(name).config(spec.config.clone());
-            for e in &spec.endpoints {
-                b = match e {
-                    EndpointSpec::Address(a) => b.endpoint(a),
-                    EndpointSpec::Weighted { address, weight } => {
-                        b.weighted_endpoint(address, *weight)
-                    }
-                };
-            }
-            if let Some(service) = &spec.registry_service {
-                let registry = resources.registry.clone().ok_or_else(|| {
-                    ConfigError::new("follows a registry service, but no registry was given to build the gateway with")
-                        .upstream(name)
-                        .field("registry_service")
-                })?;
-                b = b.registry(registry, service);
-            }
-            builder = builder.upstream(b.build().await?);
+            builder = builder.upstream(spec.build(name, resources).await?);
         }
         for r in &self.routes {
             builder = builder.route(r.compile()?);
@@ -206,6 +229,34 @@ impl GatewayConfig {
             builder = builder.metrics(m);
         }
         Ok(builder.build()?)
+    }
+}
+
+impl UpstreamSpec {
+    /// Starts the upstream `name` this spec describes.
+    pub(crate) async fn build(
+        &self,
+        name: &str,
+        resources: &Resources,
+    ) -> Result<Upstream, ConfigError> {
+        let mut b = Upstream::builder(name).config(self.config.clone());
+        for e in &self.endpoints {
+            b = match e {
+                EndpointSpec::Address(a) => b.endpoint(a),
+                EndpointSpec::Weighted { address, weight } => b.weighted_endpoint(address, *weight),
+            };
+        }
+        if let Some(service) = &self.registry_service {
+            let registry = resources.registry.clone().ok_or_else(|| {
+                ConfigError::new(
+                    "follows a registry service, but no registry was given to build the gateway with",
+                )
+                .upstream(name)
+                .field("registry_service")
+            })?;
+            b = b.registry(registry, service);
+        }
+        Ok(b.build().await?)
     }
 }
 

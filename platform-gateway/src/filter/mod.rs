@@ -7,15 +7,22 @@
 //!   and by counting streamed bytes;
 //! * [`RateKey`] — what a route's rate limit (platform-core's `RateLimitLayer`) counts by.
 //!
+//! With feature `auth`, platform-auth's `AuthenticateLayer` runs as a route filter
+//! ([`RouteBuilder::authenticate`](crate::route::RouteBuilder::authenticate)).
+//!
 //! Timeouts, retries, circuit breakers and rate limits are platform-core's layers, set
 //! per route with [`RouteBuilder`](crate::route::RouteBuilder); CORS is tower-http's
 //! `CorsLayer` (feature `cors`).
 
+#[cfg(feature = "auth")]
+mod auth;
 mod headers;
 mod limit;
 mod path;
 mod rate_key;
 
+#[cfg(feature = "auth")]
+pub(crate) use auth::authenticate;
 pub use headers::{HeaderFilter, HeaderFilterLayer, HeaderRules};
 pub use limit::{BodyLimit, BodyLimitLayer, BodyTooLarge};
 pub use path::{PathRewrite, PathRewriteLayer};

@@ -1,13 +1,12 @@
 //! Building a [`Gateway`].
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use platform_observe::metrics::{MetricsLayer, MetricsRegistry};
 use platform_observe::trace::ServerTraceLayer;
 
-use super::{Gateway, Shared, compile_table};
+use super::{Gateway, Shared, State, compile_table, upstream_map};
 use crate::error::GatewayError;
 use crate::proxy::ProxyConfig;
 use crate::route::Route;
@@ -65,13 +64,7 @@ impl GatewayBuilder {
     /// unknown upstream, or metrics already registered in the registry.
     pub fn build(self) -> Result<Gateway, GatewayError> {
         self.proxy.validate()?;
-        let mut upstreams = HashMap::new();
-        for u in self.upstreams {
-            let name = u.name().to_owned();
-            if upstreams.insert(name.clone(), u).is_some() {
-                return Err(GatewayError::DuplicateUpstream { upstream: name });
-            }
-        }
+        let upstreams = upstream_map(self.upstreams)?;
         let metrics = match &self.metrics {
             Some(registry) => Some(
                 MetricsLayer::new(registry)
@@ -80,9 +73,15 @@ impl GatewayBuilder {
             ),
             None => None,
         };
-        let table = compile_table(&self.routes, &upstreams, &self.proxy, metrics.as_ref())?;
-        let shared =
-            Shared { routes: ArcSwap::from_pointee(table), upstreams, proxy: self.proxy, metrics };
+        let table =
+            compile_table(&self.routes, &upstreams, &self.proxy, metrics.as_ref(), |_| None)?;
+        let state = State { routes: Arc::new(table), upstreams };
+        let shared = Shared {
+            state: ArcSwap::from_pointee(state),
+            writer: Mutex::new(()),
+            proxy: self.proxy,
+            metrics,
+        };
         Ok(Gateway { shared: Arc::new(shared), trace: self.trace.unwrap_or_default() })
     }
 }

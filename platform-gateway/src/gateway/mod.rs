@@ -1,11 +1,12 @@
 //! The gateway: ingress checks, routing, and each route's stack, as one tower service.
 
+mod access;
 mod builder;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use arc_swap::ArcSwap;
@@ -20,14 +21,16 @@ use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
+pub(crate) use access::AccessRecord;
 pub use builder::GatewayBuilder;
 
 use crate::BoxFuture;
 use crate::body::{self, Body};
 use crate::error::{GatewayError, error_response, json_error};
-use crate::proxy::{ProxyConfig, admit};
+use crate::proxy::{ClientInfo, ProxyConfig, admit};
 use crate::route::predicate::RequestView;
 use crate::route::stack::{CompileContext, RouteName, compile};
+use crate::route::table::CompiledRoute;
 use crate::route::{MatchedRoute, Route, RouteTable};
 use crate::server::ConnectionInfo;
 use crate::upstream::{ClientBodyError, Upstream};
@@ -49,11 +52,19 @@ pub struct Gateway {
     trace: ServerTraceLayer,
 }
 
-struct Shared {
-    routes: ArcSwap<RouteTable>,
-    upstreams: HashMap<String, Upstream>,
-    proxy: ProxyConfig,
+pub(crate) struct Shared {
+    /// Routes and upstreams, swapped together.
+    state: ArcSwap<State>,
+    /// Serializes writers so one replacement never undoes another.
+    writer: Mutex<()>,
+    pub(crate) proxy: ProxyConfig,
     metrics: Option<MetricsLayer<RouteName>>,
+}
+
+/// What a swap replaces: the route table and the upstreams its routes send to.
+pub(crate) struct State {
+    pub(crate) routes: Arc<RouteTable>,
+    pub(crate) upstreams: HashMap<String, Upstream>,
 }
 
 impl Gateway {
@@ -64,12 +75,20 @@ impl Gateway {
 
     /// The route table in force.
     pub fn routes(&self) -> Arc<RouteTable> {
-        self.shared.routes.load_full()
+        self.shared.state.load().routes.clone()
     }
 
-    /// The upstream `name`.
-    pub fn upstream(&self, name: &str) -> Option<&Upstream> {
-        self.shared.upstreams.get(name)
+    /// The upstream `name` in force.
+    pub fn upstream(&self, name: &str) -> Option<Upstream> {
+        self.shared.state.load().upstreams.get(name).cloned()
+    }
+
+    /// Every upstream in force, by name.
+    pub fn upstreams(&self) -> Vec<Upstream> {
+        let state = self.shared.state.load();
+        let mut all: Vec<Upstream> = state.upstreams.values().cloned().collect();
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
     }
 
     /// The correctness settings.
@@ -84,15 +103,67 @@ impl Gateway {
     /// A [`GatewayError`] for a duplicate id, an unknown upstream or an invalid layer
     /// setting; the table in force is then unchanged.
     pub fn replace_routes(&self, routes: &[Route]) -> Result<(), GatewayError> {
-        let table = compile_table(
-            routes,
-            &self.shared.upstreams,
-            &self.shared.proxy,
-            self.shared.metrics.as_ref(),
-        )?;
-        self.shared.routes.store(Arc::new(table));
+        let _writer = self.shared.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let upstreams = self.shared.state.load().upstreams.clone();
+        self.swap(upstreams, routes, &[])
+    }
+
+    /// Replaces the upstreams and the routes together, atomically: requests already
+    /// routed finish on the old stacks and upstreams, new ones see only the new set.
+    ///
+    /// Pass the same [`Upstream`] (a clone) for an upstream that did not change: it
+    /// keeps its connection pool, balancer state and ejections. Upstreams left out are
+    /// dropped once the last request using them is done.
+    ///
+    /// # Errors
+    /// A [`GatewayError`] for a duplicate name, a route naming an upstream not given,
+    /// or an invalid layer setting; what is in force is then unchanged.
+    pub fn replace(&self, upstreams: Vec<Upstream>, routes: &[Route]) -> Result<(), GatewayError> {
+        self.replace_keeping(upstreams, routes, &[])
+    }
+
+    /// [`replace`](Self::replace), keeping the compiled stacks (and so the rate-limit and
+    /// circuit-breaker state) of the routes named in `unchanged`: the caller vouches that
+    /// their definitions and upstreams are the same as those in force.
+    pub(crate) fn replace_keeping(
+        &self,
+        upstreams: Vec<Upstream>,
+        routes: &[Route],
+        unchanged: &[&str],
+    ) -> Result<(), GatewayError> {
+        let _writer = self.shared.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.swap(upstream_map(upstreams)?, routes, unchanged)
+    }
+
+    /// Compiles and stores; the caller holds the writer lock.
+    fn swap(
+        &self,
+        upstreams: HashMap<String, Upstream>,
+        routes: &[Route],
+        unchanged: &[&str],
+    ) -> Result<(), GatewayError> {
+        let old = self.shared.state.load_full();
+        let metrics = self.shared.metrics.as_ref();
+        let table = compile_table(routes, &upstreams, &self.shared.proxy, metrics, |id| {
+            unchanged.contains(&id).then(|| old.routes.compiled(id)).flatten()
+        })?;
+        self.shared.state.store(Arc::new(State { routes: Arc::new(table), upstreams }));
         Ok(())
     }
+}
+
+/// Upstreams by name; a name given twice is an error.
+pub(crate) fn upstream_map(
+    upstreams: Vec<Upstream>,
+) -> Result<HashMap<String, Upstream>, GatewayError> {
+    let mut map = HashMap::with_capacity(upstreams.len());
+    for u in upstreams {
+        let name = u.name().to_owned();
+        if map.insert(name.clone(), u).is_some() {
+            return Err(GatewayError::DuplicateUpstream { upstream: name });
+        }
+    }
+    Ok(map)
 }
 
 pub(crate) fn compile_table(
@@ -100,6 +171,7 @@ pub(crate) fn compile_table(
     upstreams: &HashMap<String, Upstream>,
     proxy: &ProxyConfig,
     metrics: Option<&MetricsLayer<RouteName>>,
+    reuse: impl Fn(&str) -> Option<CompiledRoute>,
 ) -> Result<RouteTable, GatewayError> {
     let cx = CompileContext { upstreams, max_body_bytes: proxy.max_body_bytes, metrics };
     let mut compiled = Vec::with_capacity(routes.len());
@@ -107,7 +179,10 @@ pub(crate) fn compile_table(
         if routes[..i].iter().any(|r| r.id == route.id) {
             return Err(GatewayError::DuplicateRoute { route: route.id.clone() });
         }
-        compiled.push(compile(route, &cx)?);
+        compiled.push(match reuse(&route.id) {
+            Some(kept) => kept,
+            None => compile(route, &cx)?,
+        });
     }
     Ok(RouteTable::new(compiled))
 }
@@ -115,8 +190,8 @@ pub(crate) fn compile_table(
 impl fmt::Debug for Gateway {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gateway")
-            .field("routes", &self.shared.routes.load())
-            .field("upstreams", &self.shared.upstreams.keys().collect::<Vec<_>>())
+            .field("routes", &self.shared.state.load().routes)
+            .field("upstreams", &self.upstreams().iter().map(Upstream::name).collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -136,7 +211,15 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let req = req.map(|b| body::boxed(b.map_err(|e| ClientBodyError(e.into()))));
+        let req = if access::enabled() {
+            let record = AccessRecord::new(req.method(), req.uri().path());
+            let (mut parts, b) = req.into_parts();
+            let b = body::boxed(record.body_in(b.map_err(|e| ClientBodyError(e.into()))));
+            parts.extensions.insert(record);
+            Request::from_parts(parts, b)
+        } else {
+            req.map(|b| body::boxed(b.map_err(|e| ClientBodyError(e.into()))))
+        };
         let handler = Handler { shared: self.shared.clone() };
         Box::pin(self.trace.layer(handler).oneshot(req))
     }
@@ -162,17 +245,38 @@ impl Service<Request<Body>> for Handler {
     }
 }
 
-async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
+async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
+    let record = req.extensions().get::<AccessRecord>().cloned();
+    let res = route(shared, req, record.as_ref()).await;
+    match record {
+        Some(r) => r.finish(res),
+        None => res,
+    }
+}
+
+/// Admits, routes and serves one request.
+async fn route(
+    shared: Arc<Shared>,
+    mut req: Request<Body>,
+    record: Option<&AccessRecord>,
+) -> Response<Body> {
     let trace_id = req.extensions().get::<TraceContext>().map(|c| c.trace_id.to_string());
     let conn = req.extensions().get::<ConnectionInfo>().cloned();
-    let ingress = match admit(&shared.proxy, &mut req, conn.as_ref()) {
+    let admitted = admit(&shared.proxy, &mut req, conn.as_ref());
+    if let Some(r) = record {
+        let client = req.extensions().get::<ClientInfo>().map(|c| c.addr.to_string());
+        let client = client.or_else(|| conn.as_ref().map(|c| c.peer.ip().to_string()));
+        r.identify(trace_id.as_deref(), client);
+    }
+    let ingress = match admitted {
         Ok(i) => i,
         Err(r) => {
             tracing::debug!(target: "platform::gateway", code = r.code, message = %r.message, "request refused at ingress");
             return json_error(r.status, r.code, r.message, trace_id, None);
         }
     };
-    let table = shared.routes.load_full();
+    let state = shared.state.load_full();
+    let table = &state.routes;
     let found = {
         let view = RequestView {
             method: req.method(),
@@ -189,6 +293,9 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
         let msg = format!("no route matches {} {}", req.method(), req.uri().path());
         return json_error(StatusCode::NOT_FOUND, "no_route", msg, trace_id, None);
     };
+    if let Some(r) = record {
+        r.route(&id);
+    }
     req.extensions_mut().insert(ingress);
     req.extensions_mut().insert(captures);
     req.extensions_mut().insert(MatchedRoute(id.clone()));

@@ -275,6 +275,16 @@ impl RouteBuilder {
         self
     }
 
+    /// Authenticates every request with platform-auth's `AuthenticateLayer` (JWT, API
+    /// key or session cookie; 401 with `WWW-Authenticate` on failure, the `Principal`
+    /// in the request extensions on success). It runs where [`layer`](Self::layer)s
+    /// do, in the order added.
+    #[cfg(feature = "auth")]
+    pub fn authenticate(mut self, layer: platform_auth::layer::AuthenticateLayer) -> Self {
+        self.route.layers.push(Arc::new(move |inner| crate::filter::authenticate(&layer, inner)));
+        self
+    }
+
     /// Checks the route and returns it.
     ///
     /// # Errors

@@ -32,9 +32,10 @@
 //! ```
 
 mod builder;
+mod describe;
 pub(crate) mod predicate;
 pub(crate) mod stack;
-mod table;
+pub(crate) mod table;
 mod template;
 
 use std::sync::Arc;

@@ -101,7 +101,7 @@ pub enum ValueMatch {
 
 impl ValueMatch {
     /// Matches the values found (none when absent); any one value may match.
-    fn matches<'a>(&self, mut values: impl Iterator<Item = &'a str>) -> bool {
+    pub(crate) fn matches<'a>(&self, mut values: impl Iterator<Item = &'a str>) -> bool {
         match self {
             Self::Present => values.next().is_some(),
             Self::Absent => values.next().is_none(),

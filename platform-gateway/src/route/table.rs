@@ -64,6 +64,16 @@ impl RouteTable {
         self.routes.iter().find(|r| &*r.id == id).map(|r| &r.backend)
     }
 
+    /// A copy of the compiled route `id` (its stack shares state with this one).
+    pub(crate) fn compiled(&self, id: &str) -> Option<CompiledRoute> {
+        self.routes.iter().find(|r| &*r.id == id).cloned()
+    }
+
+    /// The compiled routes in match order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &CompiledRoute> {
+        self.routes.iter()
+    }
+
     /// The first matching route and its captures.
     pub(crate) fn find(&self, req: &RequestView<'_>) -> Option<(&CompiledRoute, Captures)> {
         self.routes.iter().find_map(|r| r.predicates.matches(req).map(|c| (r, c)))

@@ -1,6 +1,9 @@
 //! Serving a [`Gateway`] on a TCP listener: HTTP/1.1 and h2c on one port.
 
 mod inspect;
+mod shutdown;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,10 +15,15 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tower::ServiceExt;
 
 pub(crate) use inspect::HeadLog;
 use inspect::{InspectIo, Inspector};
+pub use shutdown::{Drained, Shutdown, os_signal};
+#[cfg(feature = "tls")]
+pub use tls::{ServerTls, TlsConfig, TlsError};
 
 use crate::gateway::Gateway;
 
@@ -35,6 +43,10 @@ pub struct ServerConfig {
     /// (default 20 s).
     #[serde(with = "humantime_serde")]
     pub http2_keep_alive_interval: Duration,
+    /// On shutdown, how long requests in flight may take to finish before their
+    /// connections are closed anyway (default 30 s).
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -44,6 +56,7 @@ impl Default for ServerConfig {
             http2: true,
             max_concurrent_streams: 256,
             http2_keep_alive_interval: Duration::from_secs(20),
+            drain_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -80,6 +93,10 @@ pub struct Server {
     builder: Arc<auto::Builder<TokioExecutor>>,
     max_head: usize,
     max_headers: usize,
+    drain_timeout: Duration,
+    header_read_timeout: Duration,
+    #[cfg(feature = "tls")]
+    tls: Option<ServerTls>,
 }
 
 impl Server {
@@ -107,7 +124,26 @@ impl Server {
             .max_concurrent_streams(config.max_concurrent_streams)
             .keep_alive_interval(config.http2_keep_alive_interval);
         let builder = if config.http2 { builder } else { builder.http1_only() };
-        Self { gateway, builder: Arc::new(builder), max_head, max_headers }
+        Self {
+            gateway,
+            builder: Arc::new(builder),
+            max_head,
+            max_headers,
+            drain_timeout: config.drain_timeout,
+            header_read_timeout: config.header_read_timeout,
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Serves HTTPS: every connection does a TLS handshake first (within the
+    /// header-read timeout), HTTP/2 is chosen by ALPN, and upstreams see
+    /// `X-Forwarded-Proto: https`.
+    #[cfg(feature = "tls")]
+    #[must_use]
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Accepts connections from `listener` and serves them until the future is dropped.
@@ -115,34 +151,111 @@ impl Server {
     /// Accept errors (such as running out of file descriptors) are logged and retried
     /// after a short pause.
     pub async fn serve(self, listener: TcpListener) {
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    tracing::warn!(target: "platform::gateway", error = %e, "accept failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(self.clone().connection(stream, peer));
-        }
+        self.serve_with_shutdown(listener, Shutdown::new()).await;
     }
 
-    /// Serves one connection to its end.
-    async fn connection(self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+    /// Like [`serve`](Self::serve), until `shutdown` is triggered; then it stops
+    /// accepting (the listener is closed), asks every connection to finish gracefully —
+    /// HTTP/1 connections close after the response in progress, HTTP/2 ones send
+    /// `GOAWAY` and finish their open streams — and waits for them up to the
+    /// [`drain_timeout`](ServerConfig::drain_timeout). Connections still open then are
+    /// closed. Connections already upgraded (WebSockets) are tunnels of their own and
+    /// are not waited for.
+    ///
+    /// To stop on SIGTERM or Ctrl-C: `shutdown.trigger_on(os_signal())`.
+    pub async fn serve_with_shutdown(self, listener: TcpListener, shutdown: Shutdown) -> Drained {
+        let mut connections = JoinSet::new();
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.wait() => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        connections.spawn(self.clone().connection(stream, peer, shutdown.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "platform::gateway", error = %e, "accept failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        let started = Instant::now();
+        let open_at_shutdown = connections.len();
+        tracing::info!(target: "platform::gateway", connections = open_at_shutdown, timeout = ?self.drain_timeout, "shutting down: no longer accepting; draining connections");
+        let deadline = tokio::time::sleep(self.drain_timeout);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => break,
+                next = connections.join_next() => if next.is_none() { break },
+            }
+        }
+        let cut = connections.len();
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+        let took = started.elapsed();
+        if cut > 0 {
+            tracing::warn!(target: "platform::gateway", cut, ?took, "drain deadline passed; closed the connections still open");
+        } else {
+            tracing::info!(target: "platform::gateway", ?took, "every connection drained");
+        }
+        Drained { open_at_shutdown, cut, took }
+    }
+
+    /// Serves one connection to its end (after the TLS handshake, when configured).
+    async fn connection(self, stream: tokio::net::TcpStream, peer: SocketAddr, shutdown: Shutdown) {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls.clone() {
+            let handshake = tls.acceptor.accept(stream);
+            match tokio::time::timeout(self.header_read_timeout, handshake).await {
+                Ok(Ok(stream)) => self.serve_io(stream, peer, "https", shutdown).await,
+                Ok(Err(e)) => {
+                    tracing::debug!(target: "platform::gateway", %peer, error = %e, "TLS handshake failed");
+                }
+                Err(_) => {
+                    tracing::debug!(target: "platform::gateway", %peer, "TLS handshake timed out");
+                }
+            }
+            return;
+        }
+        let _ = self.header_read_timeout;
+        self.serve_io(stream, peer, "http", shutdown).await;
+    }
+
+    async fn serve_io<I>(
+        self,
+        stream: I,
+        peer: SocketAddr,
+        scheme: &'static str,
+        shutdown: Shutdown,
+    ) where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let log = HeadLog::default();
         let io = TokioIo::new(InspectIo::new(
             stream,
             Inspector::new(self.max_head, self.max_headers, log.clone()),
         ));
-        let info = ConnectionInfo { peer, scheme: "http", head_log: log };
+        let info = ConnectionInfo { peer, scheme, head_log: log };
         let gateway = self.gateway.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(info.clone());
             gateway.clone().oneshot(req)
         });
-        if let Err(e) = self.builder.serve_connection_with_upgrades(io, service).await {
+        let conn = self.builder.serve_connection_with_upgrades(io, service);
+        tokio::pin!(conn);
+        let result = tokio::select! {
+            result = conn.as_mut() => result,
+            () = shutdown.wait() => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(e) = result {
             tracing::debug!(target: "platform::gateway", %peer, error = %e, "connection ended with an error");
         }
     }

@@ -15,6 +15,7 @@ use super::{Attempts, Upstream, UpstreamProtocol};
 use crate::balance::{BalancePolicy, HashKey, hash_key};
 use crate::body::{self, Body};
 use crate::error::ProxyError;
+use crate::gateway::AccessRecord;
 use crate::proxy::{ClientInfo, HostPolicy, Ingress, set_upgrade, strip_hop_by_hop};
 use crate::route::predicate::cookie_values;
 
@@ -38,6 +39,13 @@ impl Upstream {
         }
     }
 
+    /// The endpoint a request like `req` would be sent to now (for explanations; the
+    /// round-robin position does not move).
+    pub(crate) fn preview(&self, req: &Request<Body>) -> Option<Arc<crate::balance::Endpoint>> {
+        let set = self.inner.endpoints.load();
+        self.inner.balancer.preview(&set, self.hash_of(req))
+    }
+
     /// Picks an endpoint and sends `req` to it; the response streams back with its
     /// hop-by-hop headers removed.
     pub(crate) async fn forward(
@@ -56,6 +64,9 @@ impl Upstream {
         .ok_or_else(|| ProxyError::NoEndpoint { upstream: inner.name.clone() })?;
         if let Some(a) = &attempts {
             a.record(endpoint.id_arc().clone());
+        }
+        if let Some(r) = req.extensions().get::<AccessRecord>() {
+            r.attempt(&inner.name, endpoint.id_arc());
         }
         let ingress = req.extensions_mut().remove::<Ingress>();
         let pq =

@@ -218,3 +218,35 @@ pub async fn who(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (Sta
         res.headers().get("x-upstream").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     (res.status(), name)
 }
+
+/// Opens an upgraded connection through the gateway to the echo upstream's `/upgrade`;
+/// returns the stream after the `101` head and the head, lower-cased.
+pub async fn open_tunnel(addr: SocketAddr) -> (TcpStream, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    (stream, head)
+}
+
+/// Sends `msg` over an upgraded echo connection and checks it comes back.
+pub async fn echo_through(stream: &mut TcpStream, msg: &[u8]) {
+    stream.write_all(msg).await.unwrap();
+    let mut back = vec![0u8; msg.len()];
+    tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut back))
+        .await
+        .expect("the tunnel answers")
+        .unwrap();
+    assert_eq!(back, msg);
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Load test of platform-gateway against nginx, on this machine, in one run.
+#
+# Drives the same fast upstream (bench-upstream) with the same wrk load:
+#   direct        -> upstream
+#   nginx         -> nginx (reverse proxy, upstream keepalive) -> upstream
+#   gateway-bare  -> bench-gateway bare -> upstream
+#   gateway-full  -> bench-gateway full (JWT auth, rate limit, breaker, RED metrics) -> upstream
+# and prints requests/s, p50/p99 and the latency each proxy adds over direct, as a
+# markdown table (median of ROUNDS interleaved rounds).
+#
+# Usage: benches/gateway/run.sh            (from the repository root)
+# Env:   DURATION (s, default 10), ROUNDS (default 3), CONNECTIONS (default 64),
+#        WRK_THREADS (default 2), GATEWAY_THREADS (default 2), NGINX_WORKERS (default 2),
+#        UPSTREAM_THREADS (default 1), CARGO_TARGET_DIR.
+# Installs nginx and wrk with apt-get when missing. Traffic stays on 127.0.0.1 and every
+# run is bounded by DURATION; the processes it starts are stopped on exit.
+set -euo pipefail
+
+DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-64}
+WRK_THREADS=${WRK_THREADS:-2}
+GATEWAY_THREADS=${GATEWAY_THREADS:-2}
+NGINX_WORKERS=${NGINX_WORKERS:-2}
+UPSTREAM_THREADS=${UPSTREAM_THREADS:-1}
+UPSTREAM_PORT=19101
+NGINX_PORT=19102
+BARE_PORT=19103
+FULL_PORT=19104
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk || ! need nginx; then
+    echo "installing nginx and wrk (apt-get)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq nginx-light wrk >/dev/null 2>&1 || apt-get install -y -qq nginx wrk >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+echo "building bench-upstream and bench-gateway (release)" >&2
+cargo build --release -q -p platform-benches --bin bench-upstream --bin bench-gateway
+target=${CARGO_TARGET_DIR:-$root/target}/release
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "nothing listens on port $1" >&2
+    return 1
+}
+
+"$target/bench-upstream" "127.0.0.1:$UPSTREAM_PORT" "$UPSTREAM_THREADS" 2>"$work/upstream.log" &
+pids+=($!)
+
+mkdir -p "$work/nginx/logs" "$work/nginx/tmp"
+cat >"$work/nginx/nginx.conf" <<CONF
+worker_processes $NGINX_WORKERS;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/tmp/body;
+    proxy_temp_path $work/nginx/tmp/proxy;
+    fastcgi_temp_path $work/nginx/tmp/fastcgi;
+    uwsgi_temp_path $work/nginx/tmp/uwsgi;
+    scgi_temp_path $work/nginx/tmp/scgi;
+    upstream backend {
+        server 127.0.0.1:$UPSTREAM_PORT;
+        keepalive 128;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+CONF
+"$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx.log" &
+pids+=($!)
+
+"$target/bench-gateway" bare "127.0.0.1:$BARE_PORT" "127.0.0.1:$UPSTREAM_PORT" "$work/token" "$GATEWAY_THREADS" 2>"$work/bare.log" &
+pids+=($!)
+"$target/bench-gateway" full "127.0.0.1:$FULL_PORT" "127.0.0.1:$UPSTREAM_PORT" "$work/token" "$GATEWAY_THREADS" 2>"$work/full.log" &
+pids+=($!)
+for port in $UPSTREAM_PORT $NGINX_PORT $BARE_PORT $FULL_PORT; do wait_port "$port"; done
+token=$(cat "$work/token")
+
+# One wrk run; prints "rps p50_ms p99_ms".
+load() {
+    local port=$1 seconds=$2
+    shift 2
+    wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${seconds}s" --latency "$@" "http://127.0.0.1:$port/" |
+        awk '
+            function ms(v) {
+                if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000;
+                if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0;
+                if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000;
+                return v + 0;
+            }
+            /^ +50%/ { p50 = ms($2) }
+            /^ +99%/ { p99 = ms($2) }
+            /^Requests\/sec:/ { rps = $2 }
+            /Non-2xx or 3xx responses/ { bad = $5 }
+            END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr" }; printf "%s %s %s\n", rps, p50, p99 }'
+}
+
+declare -A ports=([direct]=$UPSTREAM_PORT [nginx]=$NGINX_PORT [gateway-bare]=$BARE_PORT [gateway-full]=$FULL_PORT)
+scenarios=(direct nginx gateway-bare gateway-full)
+declare -A results
+for s in "${scenarios[@]}"; do
+    extra=()
+    [ "$s" = gateway-full ] && extra=(-H "Authorization: Bearer $token")
+    load "${ports[$s]}" 2 "${extra[@]}" >/dev/null # warm-up
+done
+for round in $(seq 1 "$ROUNDS"); do
+    for s in "${scenarios[@]}"; do
+        extra=()
+        [ "$s" = gateway-full ] && extra=(-H "Authorization: Bearer $token")
+        r=$(load "${ports[$s]}" "$DURATION" "${extra[@]}")
+        echo "round $round $s: $r" >&2
+        results[$s]+="$r"$'\n'
+    done
+done
+
+# Median of each column over the rounds.
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+declare -A rps p50 p99
+for s in "${scenarios[@]}"; do
+    rps[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $1 }' | median)
+    p50[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $2 }' | median)
+    p99[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $3 }' | median)
+done
+
+echo
+echo "wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s, median of $ROUNDS rounds; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo
+echo "| path | requests/s | p50 ms | p99 ms | added p50 ms | added p99 ms |"
+echo "|---|---:|---:|---:|---:|---:|"
+for s in "${scenarios[@]}"; do
+    awk -v s="$s" -v r="${rps[$s]}" -v a="${p50[$s]}" -v b="${p99[$s]}" -v da="${p50[direct]}" -v db="${p99[direct]}" \
+        'BEGIN { if (s == "direct") printf "| %s | %.0f | %.3f | %.3f | – | – |\n", s, r, a, b;
+                 else printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", s, r, a, b, a - da, b - db }'
+done
+echo
+awk -v g="${rps[gateway-bare]}" -v n="${rps[nginx]}" -v f="${rps[gateway-full]}" \
+    -v gp="${p99[gateway-bare]}" -v np="${p99[nginx]}" -v d="${p99[direct]}" 'BEGIN {
+    printf "gateway throughput / nginx: %.2f (target >= 1.00)\n", g / n;
+    printf "gateway added p99 %.3f ms vs nginx %.3f ms (target <=)\n", gp - d, np - d;
+    printf "full stack / bare routing: %.2f (target >= 0.85)\n", f / g }'
