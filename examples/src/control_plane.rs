@@ -61,7 +61,19 @@ impl Args {
 /// let _router: axum::Router = plane.router();
 /// ```
 pub fn service(args: &Args) -> Result<ControlPlane, Box<dyn std::error::Error>> {
-    let (registry, config): (Arc<dyn Registry>, Arc<dyn ConfigStore>) = match &args.redis {
+    let (registry, config) = backends(args)?;
+    Ok(ControlPlane::new(registry, config).keep_alive(Duration::from_secs(15)))
+}
+
+/// The registry and config store `args` select (for callers that also use the registry
+/// themselves, like the `platform` binary's gateway).
+///
+/// # Errors
+/// When the Redis URL is invalid.
+pub fn backends(
+    args: &Args,
+) -> Result<(Arc<dyn Registry>, Arc<dyn ConfigStore>), Box<dyn std::error::Error>> {
+    let pair: (Arc<dyn Registry>, Arc<dyn ConfigStore>) = match &args.redis {
         None => (Arc::new(MemoryRegistry::new()), Arc::new(MemoryConfigStore::new())),
         Some(url) => {
             let prefix = args.prefix.as_deref().unwrap_or("platform:");
@@ -71,5 +83,5 @@ pub fn service(args: &Args) -> Result<ControlPlane, Box<dyn std::error::Error>> 
             (Arc::new(registry), Arc::new(RedisDocumentStore::new(client, prefix)))
         }
     };
-    Ok(ControlPlane::new(registry, config).keep_alive(Duration::from_secs(15)))
+    Ok(pair)
 }

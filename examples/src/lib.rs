@@ -1,7 +1,9 @@
 //! Reference services of the Platform SDK.
 //!
 //! Each module builds one service's router so that the binaries in `src/bin/` stay thin
-//! and the services can be exercised in tests without opening sockets.
+//! and the services can be exercised in tests without opening sockets. [`platform`] is
+//! the whole platform in one process (the `platform` binary).
 
 pub mod control_plane;
+pub mod platform;
 pub mod resilient_service;
