@@ -61,19 +61,26 @@ impl Args {
 /// let _router: axum::Router = plane.router();
 /// ```
 pub fn service(args: &Args) -> Result<ControlPlane, Box<dyn std::error::Error>> {
-    let (registry, config) = backends(args)?;
-    Ok(ControlPlane::new(registry, config).keep_alive(Duration::from_secs(15)))
+    let backends = backends(args)?;
+    Ok(ControlPlane::new(backends.registry, backends.config).keep_alive(Duration::from_secs(15)))
 }
 
-/// The registry and config store `args` select (for callers that also use the registry
-/// themselves, like the `platform` binary's gateway).
+/// The registry and the config document store of a control plane.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// Service instances.
+    pub registry: Arc<dyn Registry>,
+    /// Configuration documents.
+    pub config: Arc<dyn ConfigStore>,
+}
+
+/// The backends `args` select (for callers that also use the registry themselves, like
+/// the `platform` binary's gateway).
 ///
 /// # Errors
 /// When the Redis URL is invalid.
-pub fn backends(
-    args: &Args,
-) -> Result<(Arc<dyn Registry>, Arc<dyn ConfigStore>), Box<dyn std::error::Error>> {
-    let pair: (Arc<dyn Registry>, Arc<dyn ConfigStore>) = match &args.redis {
+pub fn backends(args: &Args) -> Result<Backends, Box<dyn std::error::Error>> {
+    let (registry, config): (Arc<dyn Registry>, Arc<dyn ConfigStore>) = match &args.redis {
         None => (Arc::new(MemoryRegistry::new()), Arc::new(MemoryConfigStore::new())),
         Some(url) => {
             let prefix = args.prefix.as_deref().unwrap_or("platform:");
@@ -83,5 +90,5 @@ pub fn backends(
             (Arc::new(registry), Arc::new(RedisDocumentStore::new(client, prefix)))
         }
     };
-    Ok(pair)
+    Ok(Backends { registry, config })
 }

@@ -3,14 +3,19 @@
 
 use axum::Json;
 use axum::Router;
+use axum::body::Body;
+use axum::response::IntoResponse;
 use axum::routing::get;
+use http::{Request, StatusCode};
 use platform_auth::server::{TokenServer, default_admin_policies};
 use platform_auth::{AuthenticateLayer, Authenticator, AuthorizeLayer};
+use platform_core::error::ErrorBody;
 use platform_gateway::Gateway;
 use platform_observe::audit::{AuditLog, audit_router};
 use platform_observe::health::{HealthRegistry, health_router};
 use platform_observe::metrics::{MetricsRegistry, metrics_router};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 /// The token server's admin areas, served on the admin listener under `/admin/<area>`.
 const AUTH_ADMIN_AREAS: [&str; 5] = ["users", "groups", "roles", "clients", "api-keys"];
@@ -31,13 +36,29 @@ pub(crate) fn router(parts: AdminParts) -> Router {
         .merge(gateway_views(parts.gateway));
     // The token server's own router authenticates and authorizes its admin routes; only
     // those paths are sent to it here (its OAuth endpoints are reached through the
-    // gateway).
+    // gateway). A fallback rather than routes: a route's path parameters would reach the
+    // token server's extractors as well.
     let auth = parts.token_server.router();
-    for area in AUTH_ADMIN_AREAS {
-        router = router
-            .route_service(&format!("/admin/{area}"), auth.clone())
-            .route_service(&format!("/admin/{area}/{{*rest}}"), auth.clone());
-    }
+    router = router.fallback(move |req: Request<Body>| {
+        let auth = auth.clone();
+        async move {
+            let path = req.uri().path();
+            let is_auth_admin = AUTH_ADMIN_AREAS.iter().any(|area| {
+                path.strip_prefix("/admin/")
+                    .and_then(|rest| rest.strip_prefix(area))
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            });
+            if is_auth_admin {
+                match auth.oneshot(req).await {
+                    Ok(res) => res,
+                    Err(never) => match never {},
+                }
+            } else {
+                let message = format!("no admin endpoint at {path}; see docs/platform.md");
+                (StatusCode::NOT_FOUND, Json(ErrorBody::new("not_found", message))).into_response()
+            }
+        }
+    });
     if let Some(log) = parts.audit {
         router = router.nest("/admin", protected_audit(log, &parts.token_server));
     }
@@ -54,7 +75,8 @@ fn protected_audit(log: AuditLog, server: &TokenServer) -> Router {
         "admin:audit:<read|write>",
         |r| {
             let verb = if r.method == http::Method::GET { "read" } else { "write" };
-            let path = r.uri.path().trim_matches('/');
+            // `nest` has taken `/admin` off the path; the policies name it.
+            let path = format!("admin/{}", r.uri.path().trim_matches('/'));
             (format!("admin:audit:{verb}"), platform_auth::authz::Resource::new(path))
         },
     )

@@ -79,12 +79,13 @@ impl Bootstrap {
     }
 }
 
-/// The token server on `store`, signing as `issuer`, with the first start's bootstrap.
+/// The token server on `store`, signing as `issuer` (its tables migrated, its signing
+/// key loaded or created). The first start's accounts come later, from [`bootstrap`].
 pub(crate) async fn token_server(
     config: &PlatformConfig,
     store: &Store,
     issuer: String,
-) -> Result<(TokenServer, Option<Bootstrap>), PlatformError> {
+) -> Result<TokenServer, PlatformError> {
     let auth = &config.auth;
     sql::migrate(store).await.map_err(|e| PlatformError::Store(format!("auth tables: {e}")))?;
     let (key, _) = signing_key::load_or_create(&config.signing_key_file())?;
@@ -101,15 +102,24 @@ pub(crate) async fn token_server(
         .refresh_tokens(refresh)
         .revocations(revocations)
         .api_keys(ApiKeys::new(SqlApiKeyStore::new(store.clone())));
-    let bootstrap = bootstrap(config, &server).await.map_err(|e| {
-        PlatformError::Auth(format!("creating the bootstrap administrator failed: {e}"))
-    })?;
-    Ok((server, bootstrap))
+    Ok(server)
 }
 
 /// On a database without users: the `auth-admin` role, the administrator and the CLI
 /// client. `None` on later starts.
-async fn bootstrap(
+///
+/// The platform calls it after everything else that can fail has been built: its
+/// secrets exist only in the returned value until they are shown.
+pub(crate) async fn bootstrap(
+    config: &PlatformConfig,
+    server: &TokenServer,
+) -> Result<Option<Bootstrap>, PlatformError> {
+    create_first_accounts(config, server).await.map_err(|e| {
+        PlatformError::Auth(format!("creating the bootstrap administrator failed: {e}"))
+    })
+}
+
+async fn create_first_accounts(
     config: &PlatformConfig,
     server: &TokenServer,
 ) -> Result<Option<Bootstrap>, IdentityError> {

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 /// use tower::ServiceExt;
 ///
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let req = http::Request::post("/echo/hi?x=1").header("x-demo", "yes").body("abc".into()).unwrap();
+/// let req = http::Request::post("/echo/hi?x=1").header("x-demo", "yes").body(axum::body::Body::from("abc")).unwrap();
 /// let res = router().oneshot(req).await.unwrap();
 /// let bytes = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
 /// let echoed: Echoed = serde_json::from_slice(&bytes).unwrap();

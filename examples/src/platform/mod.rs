@@ -152,15 +152,33 @@ impl Platform {
             },
         };
 
+        // Everything that can fail is built before the first start's accounts exist, so
+        // a failed start never loses credentials that were not shown.
+        let gateway_config = routes::gateway_config(&config.gateway, addresses.services)?;
+        let audit = if config.audit.enabled {
+            let log = AuditLog::new(store.clone())
+                .await
+                .map_err(|e| PlatformError::Telemetry(format!("audit log: {e}")))?;
+            Some(log)
+        } else {
+            None
+        };
         let issuer = config.issuer(addresses.gateway);
-        let (token_server, bootstrap) = auth::token_server(config, &store, issuer).await?;
+        let token_server = auth::token_server(config, &store, issuer).await?;
         let control_args = control_plane::Args {
             redis: config.control.redis_url.clone(),
             prefix: config.control.redis_prefix.clone(),
         };
-        let (registry, documents) = control_plane::backends(&control_args)
+        let backends = control_plane::backends(&control_args)
             .map_err(|e| PlatformError::Control(format!("{e}; check `control.redis_url`")))?;
-        let control = ControlPlane::new(registry.clone(), documents);
+        let control = ControlPlane::new(backends.registry.clone(), backends.config);
+        let resources =
+            Resources { registry: Some(backends.registry), metrics: Some(metrics.clone()) };
+        let gateway = gateway_config
+            .build(&resources)
+            .await
+            .map_err(|e| PlatformError::Gateway(e.to_string()))?;
+        let bootstrap = auth::bootstrap(config, &token_server).await?;
 
         let (front, back) = (Shutdown::new(), Shutdown::new());
         let drain = config.drain_timeout;
@@ -170,27 +188,8 @@ impl Platform {
             serve::spawn("control plane", control_listener, control.router(), back.clone(), drain),
             serve::spawn("echo", echo_listener, echo::router(), back.clone(), drain),
         ];
-
-        let gateway_config = routes::gateway_config(&config.gateway, addresses.services)?;
-        let mut resources = Resources::default();
-        resources.registry = Some(registry);
-        resources.metrics = Some(metrics.clone());
-        let gateway = gateway_config
-            .build(&resources)
-            .await
-            .map_err(|e| PlatformError::Gateway(e.to_string()))?;
-
         let health =
             health_checks(&store, back_tasks.iter().map(JoinHandle::abort_handle).collect());
-        let audit = if config.audit.enabled {
-            Some(
-                AuditLog::new(store.clone())
-                    .await
-                    .map_err(|e| PlatformError::Telemetry(format!("audit log: {e}")))?,
-            )
-        } else {
-            None
-        };
         let admin_router = admin::router(admin::AdminParts {
             metrics,
             health,

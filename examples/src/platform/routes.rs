@@ -28,6 +28,13 @@ pub struct ServiceAddrs {
     pub echo: SocketAddr,
 }
 
+impl ServiceAddrs {
+    /// The three addresses.
+    pub fn new(auth: SocketAddr, control: SocketAddr, echo: SocketAddr) -> Self {
+        Self { auth, control, echo }
+    }
+}
+
 /// The built-in routes, in match order: `(id, what it serves)`.
 pub const BUILT_IN_ROUTES: [(&str, &str); 6] = [
     ("oauth", "/oauth/… → token server (token, revoke, introspect)"),
