@@ -18,8 +18,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
-use platform_benches::call_now;
-use platform_observe::TelemetryConfig;
+use platform_benches::{call_now, telemetry_to_sink};
 use platform_observe::metrics::{FamilyLimits, MetricsLayer, MetricsRegistry};
 use tower::Layer;
 
@@ -63,10 +62,7 @@ fn red_layer(c: &mut Criterion) {
 
 fn span(c: &mut Criterion) {
     let mut g = c.benchmark_group("span");
-    let plain = TelemetryConfig { use_rust_log: false, ..TelemetryConfig::default() };
-    let (dispatch, _plain_guard) =
-        platform_observe::telemetry::build_with_writer(&plain, std::io::sink)
-            .expect("valid config");
+    let (dispatch, _plain_guard) = telemetry_to_sink(false);
     tracing::dispatcher::with_default(&dispatch, || {
         g.bench_function("without_otel", |b| {
             b.iter(|| {
@@ -75,14 +71,7 @@ fn span(c: &mut Criterion) {
             });
         });
     });
-    // Export goes to a closed port: spans are queued, batched and the export fails fast,
-    // which is the whole in-process cost of the pipeline.
-    let mut otel = plain.clone();
-    otel.otlp.enabled = true;
-    otel.otlp.endpoint = "http://127.0.0.1:9".into();
-    otel.otlp.timeout = Duration::from_millis(100);
-    let (dispatch, otel_guard) =
-        platform_observe::telemetry::build_with_writer(&otel, std::io::sink).expect("valid config");
+    let (dispatch, otel_guard) = telemetry_to_sink(true);
     tracing::dispatcher::with_default(&dispatch, || {
         g.bench_function("with_otel_export", |b| {
             b.iter(|| {

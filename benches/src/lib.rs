@@ -62,6 +62,25 @@ pub async fn redis_delete_prefix(conn: &mut redis::aio::MultiplexedConnection, p
     }
 }
 
+/// The subscriber `platform_observe::telemetry` builds, log lines written nowhere (`RUST_LOG`
+/// ignored). With `otel_export`, OTLP export of every signal is on towards a closed port
+/// (`127.0.0.1:9`, 100 ms timeout): spans and log records are queued, batched and their
+/// export fails fast, which is the whole in-process cost of the export pipeline.
+pub fn telemetry_to_sink(
+    otel_export: bool,
+) -> (tracing::Dispatch, platform_observe::TelemetryGuard) {
+    let mut cfg = platform_observe::TelemetryConfig {
+        use_rust_log: false,
+        ..platform_observe::TelemetryConfig::default()
+    };
+    if otel_export {
+        cfg.otlp.enabled = true;
+        cfg.otlp.endpoint = "http://127.0.0.1:9".into();
+        cfg.otlp.timeout = std::time::Duration::from_millis(100);
+    }
+    platform_observe::telemetry::build_with_writer(&cfg, std::io::sink).expect("valid config")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,12 @@
 //! * [`audit`] (feature `audit`) — a hash-chained, append-only audit trail on SQLite or
 //!   PostgreSQL with filtered, paged queries and tamper verification, the
 //!   [`AuditLayer`](audit::AuditLayer) capturing `target: "audit"` events without
-//!   blocking, and (feature `axum`) the query and verify router.
+//!   blocking, and (feature `axum`) the query and verify router;
+//! * [`logs`] (feature `logs`) — centralized logs: a `tracing` layer shipping records in
+//!   batches through a bounded, never-blocking buffer to a `LogStore` (SQLite FTS5 or
+//!   PostgreSQL full-text search), search with keyset pagination, retention, and (with
+//!   `axum`) NDJSON ingest and search endpoints; `HttpLogStore` (feature `logs-client`)
+//!   ships to a central instance.
 //!
 //! The guide is `docs/observability.md` in the repository.
 //!
@@ -40,6 +45,9 @@
 #[cfg(feature = "audit")]
 pub mod audit;
 pub mod health;
+#[cfg(feature = "logs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "logs")))]
+pub mod logs;
 pub mod metrics;
 #[cfg(feature = "pressure")]
 pub mod pressure;
@@ -49,6 +57,13 @@ pub mod trace;
 pub use telemetry::{InitError, TelemetryConfig, TelemetryGuard, init};
 
 /// The observability guide's examples, compiled (and run where possible) as doctests.
-#[cfg(all(doctest, feature = "axum", feature = "audit"))]
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "audit",
+    feature = "pressure",
+    feature = "logs",
+    feature = "logs-client"
+))]
 #[doc = include_str!("../../docs/observability.md")]
 pub struct ObservabilityGuideDoctests;

@@ -1,0 +1,133 @@
+//! Batched inserts: one transaction per batch.
+
+use std::borrow::Cow;
+
+use sqlx::{PgPool, QueryBuilder, Sqlite, SqlitePool};
+
+use super::schema;
+use crate::logs::record::LogRecord;
+use crate::logs::text::{push_tokens, push_value_tokens};
+
+/// Rows per SQLite statement: 9 parameters each stays far below SQLite's 32 766 limit,
+/// and full chunks share one cached prepared statement.
+const SQLITE_CHUNK: usize = 256;
+
+/// A record as its columns, plus the text to index.
+pub(super) struct Prepared {
+    time_us: i64,
+    level: i32,
+    target: String,
+    service: String,
+    message: String,
+    fields: String,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    body: String,
+}
+
+/// PostgreSQL refuses NUL in text; both backends store U+FFFD instead, so they agree.
+fn no_nul(s: &str) -> String {
+    match s.contains('\0') {
+        true => Cow::Owned(s.replace('\0', "\u{fffd}")),
+        false => Cow::Borrowed(s),
+    }
+    .into_owned()
+}
+
+impl From<&LogRecord> for Prepared {
+    fn from(r: &LogRecord) -> Self {
+        let mut body = String::with_capacity(r.message.len() + 32);
+        push_tokens(&mut body, &r.message);
+        for (k, v) in &r.fields {
+            push_tokens(&mut body, k);
+            push_value_tokens(&mut body, v);
+        }
+        // Serialising a JSON map cannot fail; JSON escapes NUL as `\u0000`.
+        let fields = serde_json::to_string(&r.fields).unwrap_or_else(|_| "{}".to_owned());
+        Self {
+            time_us: r.time_micros(),
+            level: r.level.severity_number(),
+            target: no_nul(&r.target),
+            service: no_nul(&r.service),
+            message: no_nul(&r.message),
+            fields,
+            trace_id: r.trace_id.map(|t| t.to_string()),
+            span_id: r.span_id.map(|s| s.to_string()),
+            body,
+        }
+    }
+}
+
+/// SQLite: under the write lock (`BEGIN IMMEDIATE`) the next ids are known, so the rows
+/// and their index entries go in as multi-row `INSERT`s with explicit ids.
+pub(super) async fn sqlite(pool: &SqlitePool, mut rows: Vec<Prepared>) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut next_id: i64 = sqlx::query_scalar(schema::SQLITE_MAX_ID).fetch_one(&mut *tx).await?;
+    while !rows.is_empty() {
+        let chunk: Vec<Prepared> = rows.drain(..rows.len().min(SQLITE_CHUNK)).collect();
+        let mut bodies = Vec::with_capacity(chunk.len());
+        let mut main = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO platform_logs (id, time_us, level, target, service, message, fields, \
+             trace_id, span_id) ",
+        );
+        main.push_values(chunk, |mut b, r| {
+            next_id += 1;
+            bodies.push((next_id, r.body));
+            b.push_bind(next_id)
+                .push_bind(r.time_us)
+                .push_bind(r.level)
+                .push_bind(r.target)
+                .push_bind(r.service)
+                .push_bind(r.message)
+                .push_bind(r.fields)
+                .push_bind(r.trace_id)
+                .push_bind(r.span_id);
+        });
+        main.build().execute(&mut *tx).await?;
+        let mut fts = QueryBuilder::<Sqlite>::new("INSERT INTO platform_logs_fts (rowid, body) ");
+        fts.push_values(bodies, |mut b, (id, body)| {
+            b.push_bind(id).push_bind(body);
+        });
+        fts.build().execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// PostgreSQL: one `INSERT … SELECT FROM UNNEST(arrays)` for the whole batch; the
+/// statement is atomic on its own.
+pub(super) async fn postgres(pool: &PgPool, rows: Vec<Prepared>) -> Result<(), sqlx::Error> {
+    let n = rows.len();
+    let mut time = Vec::with_capacity(n);
+    let mut level = Vec::with_capacity(n);
+    let mut target = Vec::with_capacity(n);
+    let mut service = Vec::with_capacity(n);
+    let mut message = Vec::with_capacity(n);
+    let mut fields = Vec::with_capacity(n);
+    let mut trace = Vec::with_capacity(n);
+    let mut span = Vec::with_capacity(n);
+    let mut body = Vec::with_capacity(n);
+    for r in rows {
+        time.push(r.time_us);
+        level.push(r.level);
+        target.push(r.target);
+        service.push(r.service);
+        message.push(r.message);
+        fields.push(r.fields);
+        trace.push(r.trace_id);
+        span.push(r.span_id);
+        body.push(r.body);
+    }
+    sqlx::query(schema::PG_INSERT)
+        .bind(time)
+        .bind(level)
+        .bind(target)
+        .bind(service)
+        .bind(message)
+        .bind(fields)
+        .bind(trace)
+        .bind(span)
+        .bind(body)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
