@@ -94,3 +94,41 @@ async fn without_a_configured_password_one_is_generated_and_works() {
     assert_eq!(granted.status, StatusCode::OK, "{:?}", granted.body);
     platform.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_plane_can_require_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::config(dir.path());
+    config.control.require_token = true;
+    let platform = common::start(&config).await;
+    let gw = platform.gateway_url();
+    let first = platform.bootstrap().expect("first start").clone();
+    let admin_token = common::admin_token(&platform).await;
+    let registry = format!("{gw}/registry/orders");
+    let register = format!("{gw}/registry/orders/instances");
+    let instance = json!({"instance": {"service": "orders", "id": "o-1", "host": "127.0.0.1", "port": 9000}, "ttl": "30s"});
+
+    assert_eq!(common::get(&registry, None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        common::json(Method::POST, &register, &instance, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Any signed-in user reads; only the write role writes.
+    let created = common::json(
+        Method::POST,
+        &format!("{}/admin/users", common::admin_url(&platform)),
+        &json!({"username": "carol", "password": "carol's long passphrase"}),
+        Some(&admin_token),
+    )
+    .await;
+    assert!(created.status.is_success(), "{:?}", created.body);
+    let carol = common::login(&gw, &first, "carol", "carol's long passphrase").await;
+    let carol = carol.body["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(common::get(&registry, Some(&carol)).await.status, StatusCode::OK);
+    let refused = common::json(Method::POST, &register, &instance, Some(&carol)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{:?}", refused.body);
+    let written = common::json(Method::POST, &register, &instance, Some(&admin_token)).await;
+    assert_eq!(written.status, StatusCode::CREATED, "{:?}", written.body);
+    platform.shutdown().await;
+}

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use axum::Router;
+
 use platform_auth::apikey::ApiKeys;
 use platform_auth::error::StoreError;
 use platform_auth::identity::{Grantee, Identity, IdentityError, NewUser, PasswordHasher, Role};
@@ -13,6 +15,7 @@ use platform_auth::server::{ADMIN_ROLE, GrantType, NewClient, TokenServer};
 use platform_auth::sql::{
     self, SqlApiKeyStore, SqlClientStore, SqlIdentityStore, SqlRefreshStore, SqlRevocationStore,
 };
+use platform_auth::{AuthenticateLayer, Authenticator, AuthorizeLayer};
 use platform_core::store::Store;
 
 use super::config::PlatformConfig;
@@ -80,12 +83,13 @@ impl Bootstrap {
 }
 
 /// The token server on `store`, signing as `issuer` (its tables migrated, its signing
-/// key loaded or created). The first start's accounts come later, from [`bootstrap`].
+/// key loaded or created), and the API keys it accepts. The first start's accounts come
+/// later, from [`bootstrap`].
 pub(crate) async fn token_server(
     config: &PlatformConfig,
     store: &Store,
     issuer: String,
-) -> Result<TokenServer, PlatformError> {
+) -> Result<(TokenServer, ApiKeys), PlatformError> {
     let auth = &config.auth;
     sql::migrate(store).await.map_err(|e| PlatformError::Store(format!("auth tables: {e}")))?;
     let (key, _) = signing_key::load_or_create(&config.signing_key_file())?;
@@ -98,11 +102,12 @@ pub(crate) async fn token_server(
     let revocations = Revocations::new(SqlRevocationStore::new(store.clone())).retain(retain);
     let refresh = RefreshTokens::new(SqlRefreshStore::new(store.clone()))
         .with_revocations(revocations.clone());
+    let api_keys = ApiKeys::new(SqlApiKeyStore::new(store.clone()));
     let server = TokenServer::new(issuer, identity, SqlClientStore::new(store.clone()))
         .refresh_tokens(refresh)
         .revocations(revocations)
-        .api_keys(ApiKeys::new(SqlApiKeyStore::new(store.clone())));
-    Ok(server)
+        .api_keys(api_keys.clone());
+    Ok((server, api_keys))
 }
 
 /// On a database without users: the `auth-admin` role, the administrator and the CLI
@@ -154,4 +159,24 @@ async fn create_first_accounts(
         client_id: auth.cli_client_id.clone(),
         client_secret: Secret::new(client_secret),
     }))
+}
+
+/// `router` behind the token server's credentials: any valid access token (or API key)
+/// reads; other methods also need `write_role`.
+pub(crate) fn require_token(
+    router: Router,
+    server: &TokenServer,
+    api_keys: &ApiKeys,
+    write_role: &str,
+) -> Router {
+    let credentials = Authenticator::new()
+        .jwt(server.verifier().clone())
+        .api_keys(api_keys.clone())
+        .realm("control");
+    let role = write_role.to_owned();
+    let authorize = AuthorizeLayer::from_fn(format!("role {write_role} for writes"), move |r| {
+        r.method == http::Method::GET || r.principal.has_role(&role)
+    })
+    .realm("control");
+    router.layer(authorize).layer(AuthenticateLayer::new(credentials))
 }

@@ -178,7 +178,7 @@ impl Default for AuthSection {
 }
 
 /// `[control]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ControlSection {
@@ -187,6 +187,24 @@ pub struct ControlSection {
     pub redis_url: Option<String>,
     /// Key prefix in Redis (default `platform:`).
     pub redis_prefix: Option<String>,
+    /// Require a token from the platform's token server for the registry and config
+    /// APIs (default `false`: anyone who reaches the gateway may register instances and
+    /// edit documents, which is only acceptable while it listens on loopback). Reads
+    /// then need any valid token or API key; writes need `write_role`.
+    pub require_token: bool,
+    /// The role writes need when `require_token` is on (default `auth-admin`).
+    pub write_role: String,
+}
+
+impl Default for ControlSection {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            redis_prefix: None,
+            require_token: false,
+            write_role: platform_auth::server::ADMIN_ROLE.to_owned(),
+        }
+    }
 }
 
 /// `[audit]`.

@@ -164,7 +164,7 @@ impl Platform {
             None
         };
         let issuer = config.issuer(addresses.gateway);
-        let token_server = auth::token_server(config, &store, issuer).await?;
+        let (token_server, api_keys) = auth::token_server(config, &store, issuer).await?;
         let control_args = control_plane::Args {
             redis: config.control.redis_url.clone(),
             prefix: config.control.redis_prefix.clone(),
@@ -183,9 +183,22 @@ impl Platform {
         let (front, back) = (Shutdown::new(), Shutdown::new());
         let drain = config.drain_timeout;
         let auth_router = serve::client_behind_gateway(token_server.router(), config.services.host);
+        let control_router = if config.control.require_token {
+            auth::require_token(
+                control.router(),
+                &token_server,
+                &api_keys,
+                &config.control.write_role,
+            )
+        } else {
+            if !config.gateway.listen.ip().is_loopback() {
+                tracing::warn!(target: "platform", listen = %config.gateway.listen, "the registry and config APIs answer anyone who reaches the gateway; set control.require_token = true");
+            }
+            control.router()
+        };
         let back_tasks = vec![
             serve::spawn("token server", auth_listener, auth_router, back.clone(), drain),
-            serve::spawn("control plane", control_listener, control.router(), back.clone(), drain),
+            serve::spawn("control plane", control_listener, control_router, back.clone(), drain),
             serve::spawn("echo", echo_listener, echo::router(), back.clone(), drain),
         ];
         let health =
