@@ -7,3 +7,8 @@
 pub mod control_plane;
 pub mod platform;
 pub mod resilient_service;
+
+/// The platform guide's examples (`docs/platform.md`), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/platform.md")]
+pub struct PlatformGuideDoctests;
