@@ -61,6 +61,25 @@ impl Args {
 /// let _router: axum::Router = plane.router();
 /// ```
 pub fn service(args: &Args) -> Result<ControlPlane, Box<dyn std::error::Error>> {
+    let backends = backends(args)?;
+    Ok(ControlPlane::new(backends.registry, backends.config).keep_alive(Duration::from_secs(15)))
+}
+
+/// The registry and the config document store of a control plane.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// Service instances.
+    pub registry: Arc<dyn Registry>,
+    /// Configuration documents.
+    pub config: Arc<dyn ConfigStore>,
+}
+
+/// The backends `args` select (for callers that also use the registry themselves, like
+/// the `platform` binary's gateway).
+///
+/// # Errors
+/// When the Redis URL is invalid.
+pub fn backends(args: &Args) -> Result<Backends, Box<dyn std::error::Error>> {
     let (registry, config): (Arc<dyn Registry>, Arc<dyn ConfigStore>) = match &args.redis {
         None => (Arc::new(MemoryRegistry::new()), Arc::new(MemoryConfigStore::new())),
         Some(url) => {
@@ -71,5 +90,5 @@ pub fn service(args: &Args) -> Result<ControlPlane, Box<dyn std::error::Error>> 
             (Arc::new(registry), Arc::new(RedisDocumentStore::new(client, prefix)))
         }
     };
-    Ok(ControlPlane::new(registry, config).keep_alive(Duration::from_secs(15)))
+    Ok(Backends { registry, config })
 }

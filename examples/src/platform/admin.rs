@@ -1,0 +1,115 @@
+//! The admin listener's router: `/metrics`, `/health/*`, the gateway's `/admin/*` views,
+//! the token server's admin API and the audit trail.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use http::{Request, StatusCode};
+use platform_auth::server::{TokenServer, default_admin_policies};
+use platform_auth::{AuthenticateLayer, Authenticator, AuthorizeLayer};
+use platform_core::error::ErrorBody;
+use platform_gateway::Gateway;
+use platform_observe::audit::{AuditLog, audit_router};
+use platform_observe::health::{HealthRegistry, health_router};
+use platform_observe::metrics::{MetricsRegistry, metrics_router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// The token server's admin areas, served on the admin listener under `/admin/<area>`.
+const AUTH_ADMIN_AREAS: [&str; 5] = ["users", "groups", "roles", "clients", "api-keys"];
+
+/// What the admin listener serves.
+pub(crate) struct AdminParts {
+    pub(crate) metrics: MetricsRegistry,
+    pub(crate) health: HealthRegistry,
+    pub(crate) gateway: Gateway,
+    pub(crate) token_server: TokenServer,
+    pub(crate) audit: Option<AuditLog>,
+}
+
+pub(crate) fn router(parts: AdminParts) -> Router {
+    let mut router = Router::new()
+        .merge(metrics_router(parts.metrics))
+        .merge(health_router(parts.health))
+        .merge(gateway_views(parts.gateway));
+    // The token server's own router authenticates and authorizes its admin routes; only
+    // those paths are sent to it here (its OAuth endpoints are reached through the
+    // gateway). A fallback rather than routes: a route's path parameters would reach the
+    // token server's extractors as well.
+    let auth = parts.token_server.router();
+    router = router.fallback(move |req: Request<Body>| {
+        let auth = auth.clone();
+        async move {
+            let path = req.uri().path();
+            let is_auth_admin = AUTH_ADMIN_AREAS.iter().any(|area| {
+                path.strip_prefix("/admin/")
+                    .and_then(|rest| rest.strip_prefix(area))
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            });
+            if is_auth_admin {
+                match auth.oneshot(req).await {
+                    Ok(res) => res,
+                    Err(never) => match never {},
+                }
+            } else {
+                let message = format!("no admin endpoint at {path}; see docs/platform.md");
+                (StatusCode::NOT_FOUND, Json(ErrorBody::new("not_found", message))).into_response()
+            }
+        }
+    });
+    if let Some(log) = parts.audit {
+        router = router.nest("/admin", protected_audit(log, &parts.token_server));
+    }
+    router
+}
+
+/// `GET /admin/audit/records`, `GET|POST /admin/audit/verify`, for principals the admin
+/// policies allow `admin:audit:<read|write>` on `admin/audit/…` (the `auth-admin` role).
+fn protected_audit(log: AuditLog, server: &TokenServer) -> Router {
+    let authenticate =
+        AuthenticateLayer::new(Authenticator::new().jwt(server.verifier().clone()).realm("admin"));
+    let authorize = AuthorizeLayer::permission_with(
+        default_admin_policies(),
+        "admin:audit:<read|write>",
+        |r| {
+            let verb = if r.method == http::Method::GET { "read" } else { "write" };
+            // `nest` has taken `/admin` off the path; the policies name it.
+            let path = format!("admin/{}", r.uri.path().trim_matches('/'));
+            (format!("admin:audit:{verb}"), platform_auth::authz::Resource::new(path))
+        },
+    )
+    .realm("admin");
+    audit_router(log).layer(authorize).layer(authenticate)
+}
+
+/// `GET /admin/routes` and `GET /admin/upstreams`: a minimal view until the gateway's
+/// own admin router lands in platform-gateway.
+fn gateway_views(gateway: Gateway) -> Router {
+    let routes_gw = gateway.clone();
+    Router::new()
+        .route(
+            "/admin/routes",
+            get(move || {
+                let ids: Vec<String> = routes_gw.routes().ids().map(str::to_owned).collect();
+                async move { Json(json!({ "routes": ids })) }
+            }),
+        )
+        .route(
+            "/admin/upstreams",
+            get(move || {
+                let names = ["platform-auth", "platform-control", "platform-echo"];
+                let upstreams: Vec<Value> = names
+                    .iter()
+                    .filter_map(|n| gateway.upstream(n))
+                    .map(|u| {
+                        let endpoints: Vec<String> =
+                            u.endpoints().iter().map(|e| e.authority().to_string()).collect();
+                        json!({ "name": u.name(), "endpoints": endpoints, "ejected": u.ejected() })
+                    })
+                    .collect();
+                async move { Json(json!({ "upstreams": upstreams })) }
+            }),
+        )
+}
