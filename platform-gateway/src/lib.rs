@@ -14,7 +14,11 @@
 //!   with bounded load;
 //! * [`Gateway`] — all of it as one tower service; [`Server`] serves it (HTTP/1.1 and
 //!   h2c, header-read timeout, upgrades);
-//! * `config` (feature `config`) — the declarative TOML configuration.
+//! * `config` (feature `config`) — the declarative TOML configuration;
+//! * `canary` (feature `canary`) — canary rollouts: a [`Backend`] splitting a route
+//!   between versions with sticky cohorts, progressive steps judged on the gateway's own
+//!   per-version measurements, automatic rollback, durable shared state and an admin
+//!   API.
 //!
 //! The guide is `docs/gateway.md`.
 //!
@@ -55,11 +59,17 @@
 //! |---|---|
 //! | `config` (default) | `config::GatewayConfig`: routes, upstreams and settings from TOML |
 //! | `cors` (default) | the per-route CORS filter (tower-http's `CorsLayer`) |
+//! | `canary` (default) | `canary`: canary rollouts with the in-memory state store |
+//! | `canary-sql` | `canary::SqlRolloutStore`: rollout state in SQLite or PostgreSQL |
+//! | `canary-admin` | `canary::admin_router`: the `/admin/canary` axum router |
+//! | `auth` | canary cohorts keyed by platform-auth's `Principal` |
 //! | `full` | all of the above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod balance;
 pub mod body;
+#[cfg(feature = "canary")]
+pub mod canary;
 #[cfg(feature = "config")]
 pub mod config;
 pub mod error;
@@ -77,6 +87,11 @@ pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output 
 #[cfg(all(doctest, feature = "config"))]
 #[doc = include_str!("../../docs/gateway.md")]
 pub struct GatewayGuideDoctests;
+
+/// The canary guide (`docs/canary.md`), whose Rust examples run as doctests.
+#[cfg(all(doctest, feature = "canary", feature = "config"))]
+#[doc = include_str!("../../docs/canary.md")]
+pub struct CanaryGuideDoctests;
 
 pub use body::Body;
 pub use error::{GatewayError, ProxyError};

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use endpoint::Endpoint;
 pub(crate) use endpoint::EndpointSet;
 pub(crate) use pick::Balancer;
-pub(crate) use ring::hash_key;
+pub(crate) use ring::{hash_key, hash_salted};
 
 /// Settings of the PeakEwma load estimate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -117,6 +117,10 @@ pub struct Resources {
     pub registry: Option<Arc<dyn Registry>>,
     /// Where RED metrics are recorded.
     pub metrics: Option<MetricsRegistry>,
+    /// Where canary routes keep their rollout state (feature `canary`); default: a
+    /// fresh in-memory store, not shared with the admin API.
+    #[cfg(feature = "canary")]
+    pub rollouts: Option<crate::canary::Rollouts>,
 }
 
 impl GatewayConfig {
@@ -158,8 +162,7 @@ impl GatewayConfig {
         }
         for r in &self.routes {
             r.compile()?;
-            let named = r.upstream.iter().chain(r.upstreams.keys());
-            for u in named {
+            for u in r.named_upstreams() {
                 if !self.upstreams.contains_key(u) {
                     return Err(GatewayError::UnknownUpstream {
                         route: r.id.clone(),
@@ -169,6 +172,8 @@ impl GatewayConfig {
                 }
             }
         }
+        #[cfg(feature = "canary")]
+        crate::canary::config::check_unique(&self.routes)?;
         Ok(())
     }
 
@@ -179,6 +184,7 @@ impl GatewayConfig {
     /// instance a `registry_service` without a registry in `resources`).
     pub async fn build(&self, resources: &Resources) -> Result<Gateway, ConfigError> {
         let mut builder = Gateway::builder().proxy(self.proxy.clone());
+        let mut built = std::collections::HashMap::new();
         for (name, spec) in &self.upstreams {
             let mut b = Upstream::builder(name).config(spec.config.clone());
             for e in &spec.endpoints {
@@ -197,10 +203,17 @@ impl GatewayConfig {
                 })?;
                 b = b.registry(registry, service);
             }
-            builder = builder.upstream(b.build().await?);
+            let upstream = b.build().await?;
+            built.insert(name.clone(), upstream.clone());
+            builder = builder.upstream(upstream);
         }
+        #[cfg(feature = "canary")]
+        let rollouts = resources.rollouts.clone().unwrap_or_default();
         for r in &self.routes {
-            builder = builder.route(r.compile()?);
+            let route = r.compile()?;
+            #[cfg(feature = "canary")]
+            let route = crate::canary::config::with_canary(r, route, &built, &rollouts).await?;
+            builder = builder.route(route);
         }
         if let Some(m) = &resources.metrics {
             builder = builder.metrics(m);
