@@ -22,7 +22,9 @@ use serde::{Deserialize, Serialize};
 pub use endpoint::Endpoint;
 pub(crate) use endpoint::EndpointSet;
 pub(crate) use pick::Balancer;
-pub(crate) use ring::{hash_key, hash_salted};
+pub(crate) use ring::hash_key;
+#[cfg(feature = "canary")]
+pub(crate) use ring::hash_salted;
 
 /// Settings of the PeakEwma load estimate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -180,11 +180,26 @@ impl CanarySpec {
     }
 }
 
-/// The `[[routes]]` entries' canary names must be unique: each is one rollout.
-pub(crate) fn check_unique(routes: &[RouteSpec]) -> Result<(), ConfigError> {
+/// The canaries of `[[routes]]` entries name defined upstreams, and their rollout names
+/// are unique (each is one rollout).
+pub(crate) fn check_routes<T>(
+    routes: &[RouteSpec],
+    upstreams: &std::collections::BTreeMap<String, T>,
+) -> Result<(), ConfigError> {
     let mut seen = HashSet::new();
     for r in routes {
         if let Some(c) = &r.canary {
+            let named = std::iter::once(("canary.stable", &c.stable))
+                .chain(c.canary.iter().map(|n| ("canary.canary", n)));
+            for (field, name) in named {
+                if !upstreams.contains_key(name) {
+                    return Err(ConfigError::new(format!(
+                        "names upstream `{name}`, which is not defined under [upstreams]"
+                    ))
+                    .route(&r.id)
+                    .field(field));
+                }
+            }
             let name = c.name_for(&r.id);
             if !seen.insert(name) {
                 return Err(ConfigError::new(format!(

@@ -160,9 +160,12 @@ impl GatewayConfig {
         for (name, u) in &self.upstreams {
             u.config.validate(name)?;
         }
+        #[cfg(feature = "canary")]
+        crate::canary::config::check_routes(&self.routes, &self.upstreams)?;
         for r in &self.routes {
             r.compile()?;
-            for u in r.named_upstreams() {
+            let named = r.upstream.iter().chain(r.upstreams.keys());
+            for u in named {
                 if !self.upstreams.contains_key(u) {
                     return Err(GatewayError::UnknownUpstream {
                         route: r.id.clone(),
@@ -172,8 +175,6 @@ impl GatewayConfig {
                 }
             }
         }
-        #[cfg(feature = "canary")]
-        crate::canary::config::check_unique(&self.routes)?;
         Ok(())
     }
 

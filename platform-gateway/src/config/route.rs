@@ -165,14 +165,6 @@ impl RouteSpec {
         false
     }
 
-    /// Every upstream the entry names.
-    pub(crate) fn named_upstreams(&self) -> Vec<&String> {
-        let named = self.upstream.iter().chain(self.upstreams.keys());
-        #[cfg(feature = "canary")]
-        let named = named.chain(self.canary.iter().flat_map(|c| c.upstreams()));
-        named.collect()
-    }
-
     /// Compiles the entry into a [`Route`].
     pub(crate) fn compile(&self) -> Result<Route, ConfigError> {
         let id = self.id.as_str();

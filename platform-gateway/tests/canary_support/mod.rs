@@ -81,7 +81,8 @@ pub fn healthy(_: &str, _: u32) -> (Outcome, Duration) {
 
 /// The candidate fails one request in three; the stable version is fine.
 pub fn failing_candidate(version: &str, i: u32) -> (Outcome, Duration) {
-    let outcome = if version == NEXT && i % 3 == 0 { Outcome::Failure } else { Outcome::Success };
+    let outcome =
+        if version == NEXT && i.is_multiple_of(3) { Outcome::Failure } else { Outcome::Success };
     (outcome, Duration::from_millis(20))
 }
 
