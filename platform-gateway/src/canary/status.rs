@@ -70,7 +70,8 @@ pub struct StatsView {
 
 impl From<&Sample> for StatsView {
     fn from(s: &Sample) -> Self {
-        let ms = |q| s.quantile(q).map(|d| d.as_secs_f64() * 1e3);
+        // Microsecond precision is all the histogram has.
+        let ms = |q| s.quantile(q).map(|d| (d.as_secs_f64() * 1e6).round() / 1e3);
         Self {
             requests: s.requests(),
             failures: s.failure,
