@@ -89,7 +89,7 @@ pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output 
 pub struct GatewayGuideDoctests;
 
 /// The canary guide (`docs/canary.md`), whose Rust examples run as doctests.
-#[cfg(all(doctest, feature = "canary", feature = "config"))]
+#[cfg(all(doctest, feature = "canary-sql", feature = "config"))]
 #[doc = include_str!("../../docs/canary.md")]
 pub struct CanaryGuideDoctests;
 

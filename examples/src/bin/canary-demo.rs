@@ -21,9 +21,9 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use platform_core::store::Store;
+use platform_gateway::Server;
 use platform_gateway::canary::{Rollouts, SqlRolloutStore, admin_router, migrate};
 use platform_gateway::config::{GatewayConfig, Resources};
-use platform_gateway::Server;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -40,9 +40,8 @@ fn demo_upstream(version: &'static str, error_rate: f64) -> Router {
 }
 
 async fn serve_router(addr: &str, router: Router) -> Result<(), Box<dyn std::error::Error>> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener =
+        TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(())
 }

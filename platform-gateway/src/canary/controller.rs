@@ -243,7 +243,7 @@ impl Canary {
 
     /// Evaluates the rollout once, now: follows the shared state, publishes this
     /// instance's measurements and, when the step is due, judges it and commits the
-    /// decision. The canary's task does this every [`AnalysisConfig::interval`]; call it
+    /// decision. The canary's task does this every [`AnalysisConfig::interval`](super::AnalysisConfig::interval); call it
     /// yourself to evaluate at once (tests, tooling).
     ///
     /// # Errors

@@ -36,8 +36,13 @@ pub(crate) fn lane(candidates: usize) -> Bp {
     BUCKETS / n.min(BUCKETS)
 }
 
-/// The buckets each candidate version owns at given weights; see the
-/// [module docs](self).
+/// The buckets each candidate version owns at given weights.
+///
+/// Candidate `k` (version `k + 1`) owns the first `w` buckets of its lane
+/// `[k·L, (k+1)·L)`, `L = BUCKETS / candidates`; the stable version (version 0) owns the
+/// rest. Raising a candidate's weight only adds buckets to it, lowering it only gives
+/// buckets back to the stable version, and one candidate's weight never moves another
+/// candidate's users. With `n` candidates each can take at most `1/n` of the traffic.
 ///
 /// ```
 /// use platform_gateway::canary::{BUCKETS, Split, cohort_bucket};
