@@ -52,6 +52,19 @@ async fn gateway(
     (serve(gateway).await, canary)
 }
 
+/// A server that accepts connections and never answers.
+async fn silent_upstream() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
 /// Sends requests of users `u0..u{n}` until the rollout reaches `phase` (polling, with a
 /// generous deadline; nothing here asserts how long it takes).
 async fn until_phase(addr: std::net::SocketAddr, canary: &Canary, phase: Phase) {
@@ -120,4 +133,36 @@ async fn sticky_users_see_one_version_through_the_proxy() {
     }
     assert!((5..40).contains(&on_next), "about 30 % of 60 users: {on_next}");
     assert_eq!(canary.state().unwrap().state.step, 0);
+}
+
+#[tokio::test]
+async fn a_version_that_hangs_past_the_route_timeout_is_rolled_back() {
+    let stable_addr = status_upstream(STABLE, 200).await;
+    let stable = Upstream::builder(STABLE).endpoint(stable_addr.to_string()).build().await.unwrap();
+    let next = Upstream::builder(NEXT)
+        .endpoint(silent_upstream().await.to_string())
+        .build()
+        .await
+        .unwrap();
+    let canary = Canary::builder("users")
+        .stable(stable)
+        .candidate(next)
+        .cohort(CohortKey::Header(HeaderName::from_static("x-user-id")))
+        .plan(quick())
+        .analysis(AnalysisConfig { interval: Duration::from_millis(20), ..Default::default() })
+        .build()
+        .await
+        .unwrap();
+    // The route gives up after 50 ms, long before the upstream's own response timeout:
+    // the abandoned attempts still count against the version.
+    let route = Route::builder("users")
+        .path_prefix("/users")
+        .timeout(Duration::from_millis(50))
+        .backend(Arc::new(canary.clone()))
+        .build()
+        .unwrap();
+    let addr = serve(Gateway::builder().route(route).build().unwrap()).await;
+    until_phase(addr, &canary, Phase::RolledBack).await;
+    let reason = canary.state().unwrap().state.last.unwrap().reason;
+    assert!(reason.contains("error rate 100.00%"), "{reason}");
 }

@@ -147,6 +147,24 @@ mod tests {
     }
 
     #[test]
+    fn client_address_key_reads_the_derived_address() {
+        let mut r = req(&[]);
+        let peer: std::net::SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        r.extensions_mut().insert(ClientInfo { addr: "192.0.2.7".parse().unwrap(), peer });
+        assert_eq!(CohortKey::ClientAddress.read(&r).as_deref(), Some(&[192, 0, 2, 7][..]));
+    }
+
+    #[cfg(feature = "auth")]
+    #[test]
+    fn principal_key_reads_the_subject() {
+        use platform_auth::{CredentialKind, Principal};
+        let mut r = req(&[]);
+        assert!(CohortKey::Principal.read(&r).is_none());
+        r.extensions_mut().insert(Principal::new("alice", CredentialKind::Bearer, vec![]));
+        assert_eq!(CohortKey::Principal.read(&r).as_deref(), Some(&b"alice"[..]));
+    }
+
+    #[test]
     fn buckets_are_stable_and_salted() {
         let a = cohort_bucket("users", b"alice");
         assert_eq!(a, cohort_bucket("users", b"alice"));
