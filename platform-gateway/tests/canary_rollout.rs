@@ -366,3 +366,32 @@ async fn rebuilding_resumes_the_step_and_new_versions_start_over() {
     assert_eq!(start.kind, DecisionKind::Start);
     assert!(start.reason.contains("new versions"), "{}", start.reason);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_keeps_the_measurements_of_the_step() {
+    let rollouts = Rollouts::in_memory();
+    let old = builder(&rollouts)
+        .await
+        .plan(plan(&[10.0, 100.0], 20))
+        .analysis(manual_analysis())
+        .build()
+        .await
+        .unwrap();
+    drive(&old, 0..1_000, healthy);
+    // A config reload builds the canary again while the old one still serves.
+    let new = builder(&rollouts)
+        .await
+        .plan(plan(&[10.0, 100.0], 20))
+        .analysis(manual_analysis())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(rollouts.get("users").unwrap().state(), new.state());
+    drop(old);
+    tokio::time::advance(STEP).await;
+    let eval = new.tick().await.unwrap();
+    assert_eq!(eval.decision.map(|d| d.kind), Some(DecisionKind::Advance), "{}", eval.reason);
+    let status = new.status().await.unwrap();
+    let served: u64 = status.versions.iter().map(|v| v.instance_total.requests).sum();
+    assert_eq!(served, 1_000, "totals carried over");
+}

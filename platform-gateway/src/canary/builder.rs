@@ -144,11 +144,28 @@ impl CanaryBuilder {
         let rollouts = self.rollouts.unwrap_or_default();
         let (stop, stopped) = oneshot::channel();
         let has_plan = self.plan.is_some();
+        // Rebuilt with the same versions (a config reload): carry on with the live
+        // measurements, weights and known state of the canary it replaces.
+        let previous = rollouts.get(name).filter(|c| c.inner.names == names && has_plan);
+        let (window, totals, split, local) = match &previous {
+            Some(p) => (
+                p.inner.window.load_full(),
+                p.inner.totals.clone(),
+                p.inner.split.load_full(),
+                Local { stored: p.state(), ..Local::default() },
+            ),
+            None => (
+                Arc::new(LiveWindow::new(0, names.len())),
+                names.iter().map(|_| LiveStats::default()).collect(),
+                Arc::new(Split::uniform(candidates, weight)),
+                Local::default(),
+            ),
+        };
         let inner = Arc::new(Inner {
             name: name.into(),
-            totals: names.iter().map(|_| LiveStats::default()).collect(),
-            window: ArcSwap::from_pointee(LiveWindow::new(0, names.len())),
-            split: ArcSwap::from_pointee(Split::uniform(candidates, weight)),
+            totals,
+            window: ArcSwap::new(window),
+            split: ArcSwap::new(split),
             versions: versions.into(),
             names,
             cohort: self.cohort,
@@ -156,7 +173,7 @@ impl CanaryBuilder {
             salt: hash_key(self.salt.as_deref().unwrap_or(name).as_bytes()),
             plan: self.plan,
             analysis: self.analysis,
-            local: Mutex::new(Local::default()),
+            local: Mutex::new(local),
             rollouts: rollouts.clone(),
             clock: Clock::new(),
             _stop: has_plan.then_some(stop),

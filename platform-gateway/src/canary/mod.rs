@@ -127,7 +127,7 @@ pub(crate) struct Inner {
     split: ArcSwap<Split>,
     window: ArcSwap<LiveWindow>,
     /// This instance's counts since the canary was built.
-    totals: Box<[LiveStats]>,
+    totals: Arc<[LiveStats]>,
     local: Mutex<controller::Local>,
     rollouts: Rollouts,
     clock: Clock,

@@ -30,23 +30,30 @@ impl Step {
 }
 
 #[derive(Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a weight in percent, or a table { weight = 50, min_duration = \"10m\", min_requests = 500 }"
+)]
 enum StepSpec {
     Weight(f64),
-    Full {
-        weight: f64,
-        #[serde(default, with = "humantime_serde")]
-        min_duration: Option<Duration>,
-        #[serde(default)]
-        min_requests: Option<u64>,
-    },
+    Full(StepTable),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepTable {
+    weight: f64,
+    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    min_duration: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min_requests: Option<u64>,
 }
 
 impl From<StepSpec> for Step {
     fn from(s: StepSpec) -> Self {
         match s {
             StepSpec::Weight(weight) => Self::new(weight),
-            StepSpec::Full { weight, min_duration, min_requests } => {
+            StepSpec::Full(StepTable { weight, min_duration, min_requests }) => {
                 Self { weight, min_duration, min_requests }
             }
         }
@@ -58,7 +65,7 @@ impl From<Step> for StepSpec {
         match (s.min_duration, s.min_requests) {
             (None, None) => Self::Weight(s.weight),
             (min_duration, min_requests) => {
-                Self::Full { weight: s.weight, min_duration, min_requests }
+                Self::Full(StepTable { weight: s.weight, min_duration, min_requests })
             }
         }
     }
@@ -260,6 +267,20 @@ mod tests {
         assert_eq!(plan.step_min_duration(1), Duration::from_secs(600));
         assert_eq!(plan.step_min_duration(0), Duration::from_secs(60));
         assert!(plan.validate(10_000, 1).is_ok());
+    }
+
+    #[test]
+    fn a_mistyped_step_says_what_a_step_is() {
+        let err = serde_json::from_str::<RolloutPlan>(r#"{"steps":[{"weigth":5}]}"#).unwrap_err();
+        assert!(err.to_string().contains("a weight in percent, or a table"), "{err}");
+        let plan = RolloutPlan::steps([5.0]).min_requests(3);
+        let mut with_table = plan.clone();
+        with_table.steps[0].min_requests = Some(9);
+        for p in [plan, with_table] {
+            let back: RolloutPlan =
+                serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+            assert_eq!(back, p);
+        }
     }
 
     #[test]
