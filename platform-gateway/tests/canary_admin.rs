@@ -26,13 +26,7 @@ async fn call(app: &axum::Router, method: &str, uri: &str, body: &str) -> (Statu
 
 async fn setup() -> (axum::Router, Canary, Rollouts) {
     let rollouts = Rollouts::in_memory().with_instance("gw-1");
-    let canary = builder(&rollouts)
-        .await
-        .plan(plan(&[5.0, 50.0, 100.0], 20))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let canary = planned(&rollouts, &[5.0, 50.0, 100.0], 20).await;
     (admin_router(rollouts.clone()), canary, rollouts)
 }
 

@@ -76,13 +76,7 @@ proptest! {
 #[tokio::test(start_paused = true)]
 async fn requests_keep_their_version_through_a_rollout() {
     let rollouts = Rollouts::in_memory();
-    let canary = builder(&rollouts)
-        .await
-        .plan(plan(&[5.0, 25.0, 50.0, 100.0], 1))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let canary = planned(&rollouts, &[5.0, 25.0, 50.0, 100.0], 1).await;
     let users: Vec<String> = (0..2_000).map(|i| format!("user-{i}")).collect();
     let on_candidate =
         || -> Vec<bool> { users.iter().map(|u| canary.assign(&request(u)) == NEXT).collect() };
@@ -114,13 +108,7 @@ fn share(on: &[bool]) -> f64 {
 #[tokio::test]
 async fn requests_without_a_key_are_split_by_weight() {
     let rollouts = Rollouts::in_memory();
-    let canary = builder(&rollouts)
-        .await
-        .plan(plan(&[25.0, 100.0], 1))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let canary = planned(&rollouts, &[25.0, 100.0], 1).await;
     let n = 8_000;
     let hits = (0..n).filter(|_| canary.assign(&request("")) == NEXT).count();
     let share = hits as f64 / n as f64;

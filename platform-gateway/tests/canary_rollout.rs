@@ -20,13 +20,7 @@ const STEP: Duration = Duration::from_secs(61);
 #[tokio::test(start_paused = true)]
 async fn a_healthy_canary_is_promoted_to_all_traffic() {
     let rollouts = Rollouts::in_memory();
-    let canary = builder(&rollouts)
-        .await
-        .plan(plan(&[5.0, 25.0, 50.0, 100.0], 20))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let canary = planned(&rollouts, &[5.0, 25.0, 50.0, 100.0], 20).await;
     assert_eq!(weight(&canary, NEXT), 5.0);
     let mut users = 0;
     for (step, expected) in [
@@ -61,13 +55,7 @@ async fn a_healthy_canary_is_promoted_to_all_traffic() {
 #[tokio::test(start_paused = true)]
 async fn a_failing_canary_rolls_back_within_its_step() {
     let rollouts = Rollouts::in_memory();
-    let canary = builder(&rollouts)
-        .await
-        .plan(plan(&[10.0, 50.0, 100.0], 30))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let canary = planned(&rollouts, &[10.0, 50.0, 100.0], 30).await;
     let before = drive(&canary, 0..1_000, failing_candidate);
     assert!(before[NEXT] >= 30, "{before:?}");
     tokio::time::advance(STEP).await;
@@ -92,13 +80,7 @@ async fn a_failing_canary_rolls_back_within_its_step() {
 #[tokio::test(start_paused = true)]
 async fn too_few_samples_are_not_judged() {
     let rollouts = Rollouts::in_memory();
-    let canary = builder(&rollouts)
-        .await
-        .plan(plan(&[10.0, 100.0], 100))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let canary = planned(&rollouts, &[10.0, 100.0], 100).await;
     // Every candidate request fails, but there are too few of them to judge.
     drive(&canary, 0..300, |v, _| {
         let o = if v == NEXT { Outcome::Failure } else { Outcome::Success };
@@ -116,13 +98,7 @@ async fn too_few_samples_are_not_judged() {
 #[tokio::test(start_paused = true)]
 async fn a_latency_regression_fails_the_step() {
     let rollouts = Rollouts::in_memory();
-    let canary = builder(&rollouts)
-        .await
-        .plan(plan(&[20.0, 100.0], 50))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let canary = planned(&rollouts, &[20.0, 100.0], 50).await;
     drive(&canary, 0..1_000, |v, _| {
         let ms = if v == NEXT { 250 } else { 20 };
         (Outcome::Success, Duration::from_millis(ms))
@@ -217,13 +193,7 @@ async fn pause_on_failure_then_resume_and_retry() {
 #[tokio::test(start_paused = true)]
 async fn manual_promote_and_rollback() {
     let rollouts = Rollouts::in_memory();
-    let canary = builder(&rollouts)
-        .await
-        .plan(plan(&[5.0, 50.0], 20))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let canary = planned(&rollouts, &[5.0, 50.0], 20).await;
     let promoted = canary.act(Action::Promote, "alice", None).await.unwrap();
     assert_eq!(promoted.phase, Some(Phase::Promoted));
     assert_eq!(weight(&canary, NEXT), 50.0, "promotion goes to the plan's last weight");
@@ -329,25 +299,13 @@ async fn concurrent_evaluations_commit_one_decision() {
 #[tokio::test(start_paused = true)]
 async fn rebuilding_resumes_the_step_and_new_versions_start_over() {
     let rollouts = Rollouts::in_memory();
-    let first = builder(&rollouts)
-        .await
-        .plan(plan(&[5.0, 25.0, 100.0], 20))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let first = planned(&rollouts, &[5.0, 25.0, 100.0], 20).await;
     drive(&first, 0..1_000, healthy);
     tokio::time::advance(STEP).await;
     first.tick().await.unwrap();
     let saved = first.state().unwrap();
     drop(first);
-    let again = builder(&rollouts)
-        .await
-        .plan(plan(&[5.0, 25.0, 100.0], 20))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let again = planned(&rollouts, &[5.0, 25.0, 100.0], 20).await;
     assert_eq!(again.state().unwrap(), saved);
     assert_eq!(weight(&again, NEXT), 25.0);
     drop(again);
@@ -370,22 +328,10 @@ async fn rebuilding_resumes_the_step_and_new_versions_start_over() {
 #[tokio::test(start_paused = true)]
 async fn a_reload_keeps_the_measurements_of_the_step() {
     let rollouts = Rollouts::in_memory();
-    let old = builder(&rollouts)
-        .await
-        .plan(plan(&[10.0, 100.0], 20))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let old = planned(&rollouts, &[10.0, 100.0], 20).await;
     drive(&old, 0..1_000, healthy);
     // A config reload builds the canary again while the old one still serves.
-    let new = builder(&rollouts)
-        .await
-        .plan(plan(&[10.0, 100.0], 20))
-        .analysis(manual_analysis())
-        .build()
-        .await
-        .unwrap();
+    let new = planned(&rollouts, &[10.0, 100.0], 20).await;
     assert_eq!(rollouts.get("users").unwrap().state(), new.state());
     drop(old);
     tokio::time::advance(STEP).await;

@@ -47,6 +47,17 @@ pub async fn builder(rollouts: &Rollouts) -> CanaryBuilder {
         .rollouts(rollouts)
 }
 
+/// The `users` canary following `plan(steps, min_requests)`, ticked by the test only.
+pub async fn planned(rollouts: &Rollouts, steps: &[f64], min_requests: u64) -> Canary {
+    builder(rollouts)
+        .await
+        .plan(plan(steps, min_requests))
+        .analysis(manual_analysis())
+        .build()
+        .await
+        .expect("canary")
+}
+
 /// A request of `user` (no key when empty).
 pub fn request(user: &str) -> Request<Body> {
     let mut b = Request::get("/users");
