@@ -7,11 +7,14 @@
 #   gateway-bare  -> bench-gateway bare -> upstream
 #   gateway-full  -> bench-gateway full (JWT auth, rate limit, breaker, RED metrics) -> upstream
 # and prints requests/s, p50/p99 and the latency each proxy adds over direct, as a
-# markdown table (median of ROUNDS interleaved rounds).
+# markdown table (median of ROUNDS interleaved rounds), and the CPU time each proxy
+# spent per request (its processes' user + system time over the run / requests served),
+# which says more than requests/s on a machine shared with the load generator.
+# nginx is configured to set the same forwarding headers the gateway always sets.
 #
 # Usage: benches/gateway/run.sh            (from the repository root)
 # Env:   DURATION (s, default 10), ROUNDS (default 3), CONNECTIONS (default 64),
-#        WRK_THREADS (default 2), GATEWAY_THREADS (default 2), NGINX_WORKERS (default 2),
+#        WRK_THREADS (default 2), GATEWAY_WORKERS (default 2), NGINX_WORKERS (default 2),
 #        UPSTREAM_THREADS (default 1), CARGO_TARGET_DIR.
 # Installs nginx and wrk with apt-get when missing. Traffic stays on 127.0.0.1 and every
 # run is bounded by DURATION; the processes it starts are stopped on exit.
@@ -21,7 +24,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 WRK_THREADS=${WRK_THREADS:-2}
-GATEWAY_THREADS=${GATEWAY_THREADS:-2}
+GATEWAY_WORKERS=${GATEWAY_WORKERS:-2}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 UPSTREAM_THREADS=${UPSTREAM_THREADS:-1}
 UPSTREAM_PORT=19101
@@ -37,7 +40,7 @@ if ! need wrk || ! need nginx; then
     echo "installing nginx and wrk (apt-get)" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq nginx-light wrk >/dev/null 2>&1 || apt-get install -y -qq nginx wrk >/dev/null
+    apt-get install -y -qq nginx wrk >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -66,6 +69,7 @@ wait_port() {
 
 "$target/bench-upstream" "127.0.0.1:$UPSTREAM_PORT" "$UPSTREAM_THREADS" 2>"$work/upstream.log" &
 pids+=($!)
+upstream_pid=$!
 
 mkdir -p "$work/nginx/logs" "$work/nginx/tmp"
 cat >"$work/nginx/nginx.conf" <<CONF
@@ -90,52 +94,81 @@ http {
             proxy_pass http://backend;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
+            # What the gateway does to every request by default, for a like-for-like run.
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto \$scheme;
+            proxy_set_header X-Forwarded-Host \$host;
+            proxy_set_header Forwarded "for=\$remote_addr;host=\$host;proto=\$scheme";
         }
     }
 }
 CONF
 "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' 2>"$work/nginx.log" &
 pids+=($!)
+nginx_pid=$!
 
-"$target/bench-gateway" bare "127.0.0.1:$BARE_PORT" "127.0.0.1:$UPSTREAM_PORT" "$work/token" "$GATEWAY_THREADS" 2>"$work/bare.log" &
+"$target/bench-gateway" bare "127.0.0.1:$BARE_PORT" "127.0.0.1:$UPSTREAM_PORT" "$work/token" "$GATEWAY_WORKERS" 2>"$work/bare.log" &
 pids+=($!)
-"$target/bench-gateway" full "127.0.0.1:$FULL_PORT" "127.0.0.1:$UPSTREAM_PORT" "$work/token" "$GATEWAY_THREADS" 2>"$work/full.log" &
+bare_pid=$!
+"$target/bench-gateway" full "127.0.0.1:$FULL_PORT" "127.0.0.1:$UPSTREAM_PORT" "$work/token" "$GATEWAY_WORKERS" 2>"$work/full.log" &
 pids+=($!)
+full_pid=$!
 for port in $UPSTREAM_PORT $NGINX_PORT $BARE_PORT $FULL_PORT; do wait_port "$port"; done
 token=$(cat "$work/token")
+nginx_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
 
-# One wrk run; prints "rps p50_ms p99_ms".
+# CPU time (clock ticks, user + system) used so far by the processes given.
+ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
+# One wrk run against PORT while measuring PIDS; prints "rps p50_ms p99_ms cpu_us_per_request".
 load() {
-    local port=$1 seconds=$2
-    shift 2
-    wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${seconds}s" --latency "$@" "http://127.0.0.1:$port/" |
-        awk '
-            function ms(v) {
-                if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000;
-                if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0;
-                if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000;
-                return v + 0;
-            }
-            /^ +50%/ { p50 = ms($2) }
-            /^ +99%/ { p99 = ms($2) }
-            /^Requests\/sec:/ { rps = $2 }
-            /Non-2xx or 3xx responses/ { bad = $5 }
-            END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr" }; printf "%s %s %s\n", rps, p50, p99 }'
+    local port=$1 seconds=$2 pids=$3
+    shift 3
+    local before after
+    before=$(ticks $pids)
+    wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${seconds}s" --latency "$@" "http://127.0.0.1:$port/" >"$work/wrk.out"
+    after=$(ticks $pids)
+    awk -v cpu=$((after - before)) -v hz="$hz" '
+        function ms(v) {
+            if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000;
+            if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0;
+            if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000;
+            return v + 0;
+        }
+        /^ +50%/ { p50 = ms($2) }
+        /^ +99%/ { p99 = ms($2) }
+        /requests in/ { n = $1 }
+        /^Requests\/sec:/ { rps = $2 }
+        /Non-2xx or 3xx responses/ { bad = $5 }
+        END {
+            if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr" }
+            printf "%s %s %s %.1f\n", rps, p50, p99, (n > 0 ? cpu / hz * 1e6 / n : 0)
+        }' "$work/wrk.out"
 }
 
 declare -A ports=([direct]=$UPSTREAM_PORT [nginx]=$NGINX_PORT [gateway-bare]=$BARE_PORT [gateway-full]=$FULL_PORT)
+# Whose CPU time counts: the upstream for direct, the proxy otherwise.
+declare -A measured=([direct]=$upstream_pid [nginx]=$nginx_pids [gateway-bare]=$bare_pid [gateway-full]=$full_pid)
 scenarios=(direct nginx gateway-bare gateway-full)
 declare -A results
 for s in "${scenarios[@]}"; do
     extra=()
     [ "$s" = gateway-full ] && extra=(-H "Authorization: Bearer $token")
-    load "${ports[$s]}" 2 "${extra[@]}" >/dev/null # warm-up
+    load "${ports[$s]}" 2 "${measured[$s]}" "${extra[@]}" >/dev/null # warm-up
 done
 for round in $(seq 1 "$ROUNDS"); do
     for s in "${scenarios[@]}"; do
         extra=()
         [ "$s" = gateway-full ] && extra=(-H "Authorization: Bearer $token")
-        r=$(load "${ports[$s]}" "$DURATION" "${extra[@]}")
+        r=$(load "${ports[$s]}" "$DURATION" "${measured[$s]}" "${extra[@]}")
         echo "round $round $s: $r" >&2
         results[$s]+="$r"$'\n'
     done
@@ -143,8 +176,9 @@ done
 
 # Median of each column over the rounds.
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-declare -A rps p50 p99
+declare -A rps p50 p99 cpu
 for s in "${scenarios[@]}"; do
+    cpu[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $4 }' | median)
     rps[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $1 }' | median)
     p50[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $2 }' | median)
     p99[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $3 }' | median)
@@ -153,12 +187,12 @@ done
 echo
 echo "wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s, median of $ROUNDS rounds; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo
-echo "| path | requests/s | p50 ms | p99 ms | added p50 ms | added p99 ms |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| path | requests/s | p50 ms | p99 ms | added p50 ms | added p99 ms | CPU µs/request |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for s in "${scenarios[@]}"; do
-    awk -v s="$s" -v r="${rps[$s]}" -v a="${p50[$s]}" -v b="${p99[$s]}" -v da="${p50[direct]}" -v db="${p99[direct]}" \
-        'BEGIN { if (s == "direct") printf "| %s | %.0f | %.3f | %.3f | – | – |\n", s, r, a, b;
-                 else printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", s, r, a, b, a - da, b - db }'
+    awk -v s="$s" -v r="${rps[$s]}" -v a="${p50[$s]}" -v b="${p99[$s]}" -v da="${p50[direct]}" -v db="${p99[direct]}" -v c="${cpu[$s]}" \
+        'BEGIN { if (s == "direct") printf "| %s | %.0f | %.3f | %.3f | – | – | %.1f (upstream) |\n", s, r, a, b, c;
+                 else printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f | %.1f |\n", s, r, a, b, a - da, b - db, c }'
 done
 echo
 awk -v g="${rps[gateway-bare]}" -v n="${rps[nginx]}" -v f="${rps[gateway-full]}" \
@@ -166,3 +200,5 @@ awk -v g="${rps[gateway-bare]}" -v n="${rps[nginx]}" -v f="${rps[gateway-full]}"
     printf "gateway throughput / nginx: %.2f (target >= 1.00)\n", g / n;
     printf "gateway added p99 %.3f ms vs nginx %.3f ms (target <=)\n", gp - d, np - d;
     printf "full stack / bare routing: %.2f (target >= 0.85)\n", f / g }'
+awk -v g="${cpu[gateway-bare]}" -v n="${cpu[nginx]}" -v f="${cpu[gateway-full]}" 'BEGIN {
+    printf "CPU per request: gateway bare / nginx %.2f; full / bare %.2f\n", g / n, f / g }'

@@ -97,7 +97,7 @@ pub mod view;
 pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
 
 /// The gateway guide (`docs/gateway.md`), whose Rust examples run as doctests.
-#[cfg(all(doctest, feature = "config"))]
+#[cfg(all(doctest, feature = "reload"))]
 #[doc = include_str!("../../docs/gateway.md")]
 pub struct GatewayGuideDoctests;
 

@@ -2,7 +2,7 @@
 //! stack can include platform-auth's JWT check.
 //!
 //! ```text
-//! bench-gateway bare|full LISTEN UPSTREAM TOKEN_FILE [threads]
+//! bench-gateway bare|full LISTEN UPSTREAM TOKEN_FILE [workers]
 //! ```
 //!
 //! * `bare`: one route `/` to the upstream — routing, the proxy's correctness checks,
@@ -10,6 +10,9 @@
 //! * `full`: the same route with JWT authentication (HS256 bearer token, written to
 //!   `TOKEN_FILE`), a rate limit (high enough never to refuse, but counted), a circuit
 //!   breaker and RED metrics.
+//!
+//! Runs `workers` (default 2) single-threaded workers, each with its own gateway, on
+//! one port (`SO_REUSEPORT`), as nginx runs worker processes.
 //!
 //! Logs at `warn` only, so neither mode writes an access-log line per request (nginx's
 //! access log is off in the same run).
@@ -23,48 +26,77 @@ use platform_core::resilience::circuit_breaker::CircuitBreakerConfig;
 use platform_gateway::filter::RateKey;
 use platform_gateway::{Gateway, Route, Server, ServerConfig, Upstream};
 use platform_observe::metrics::MetricsRegistry;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 
-const USAGE: &str = "usage: bench-gateway bare|full LISTEN UPSTREAM TOKEN_FILE [threads]";
+const USAGE: &str = "usage: bench-gateway bare|full LISTEN UPSTREAM TOKEN_FILE [workers]";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [mode, listen, upstream, token_file, rest @ ..] = args.as_slice() else {
         return Err(USAGE.into());
     };
-    let threads: usize = rest.first().map_or(Ok(2), |t| t.parse())?;
+    let workers: usize = rest.first().map_or(Ok(2), |t| t.parse())?;
     tracing_subscriber::fmt().with_max_level(tracing::Level::WARN).init();
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
-    runtime.block_on(async move {
-        let upstream = Upstream::builder("bench").endpoint(upstream.as_str()).build().await?;
-        let route = Route::builder("bench").path_prefix("/").upstream("bench");
-        let mut gateway = Gateway::builder().upstream(upstream);
-        let route = match mode.as_str() {
-            "bare" => route,
-            "full" => {
-                let secret = b"bench-only-hmac-secret-0123456789abcdef";
-                let keys = KeySet::new(Key::hs256("bench", secret)?);
-                let issuer = Issuer::new(keys.clone(), "https://bench", "gateway");
-                std::fs::write(token_file, issuer.issue("bench", &["bench"])?)?;
-                let verifier = Verifier::new(keys, VerifierConfig::new("https://bench", "gateway"));
-                let metrics = MetricsRegistry::new();
-                gateway = gateway.metrics(&metrics);
-                route
-                    .authenticate(AuthenticateLayer::new(Authenticator::new().jwt(verifier)))
-                    .rate_limit(
-                        RateLimitConfig::new(10_000_000, Duration::from_secs(1)),
-                        RateKey::Route,
-                    )
-                    .circuit_breaker(CircuitBreakerConfig::default())
-            }
-            other => return Err(format!("mode {other:?}; {USAGE}").into()),
-        };
-        let gateway = gateway.route(route.build()?).build()?;
-        let listener = TcpListener::bind(listen.as_str()).await?;
-        eprintln!("bench-gateway ({mode}) listening on {listen} ({threads} thread(s))");
-        Server::new(gateway, ServerConfig::default()).serve(listener).await;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    })?;
+    if mode == "full" {
+        let keys = KeySet::new(Key::hs256("bench", SECRET)?);
+        let issuer = Issuer::new(keys, "https://bench", "gateway");
+        std::fs::write(token_file, issuer.issue("bench", &["bench"])?)?;
+    }
+    eprintln!("bench-gateway ({mode}) listening on {listen} ({workers} worker(s))");
+    // Like nginx's worker processes: one single-threaded runtime per worker, each with
+    // its own gateway (and so its own upstream connection pool) and its own listening
+    // socket on the shared port (SO_REUSEPORT); the kernel spreads connections.
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let (mode, listen, upstream) = (mode.clone(), listen.clone(), upstream.clone());
+            std::thread::spawn(move || -> Result<(), String> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                runtime.block_on(worker(&mode, &listen, &upstream)).map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| "a worker panicked")??;
+    }
+    Ok(())
+}
+
+const SECRET: &[u8] = b"bench-only-hmac-secret-0123456789abcdef";
+
+async fn worker(
+    mode: &str,
+    listen: &str,
+    upstream: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let upstream = Upstream::builder("bench").endpoint(upstream).build().await?;
+    let route = Route::builder("bench").path_prefix("/").upstream("bench");
+    let mut gateway = Gateway::builder().upstream(upstream);
+    let route = match mode {
+        "bare" => route,
+        "full" => {
+            let keys = KeySet::new(Key::hs256("bench", SECRET)?);
+            let verifier = Verifier::new(keys, VerifierConfig::new("https://bench", "gateway"));
+            gateway = gateway.metrics(&MetricsRegistry::new());
+            route
+                .authenticate(AuthenticateLayer::new(Authenticator::new().jwt(verifier)))
+                .rate_limit(
+                    RateLimitConfig::new(10_000_000, Duration::from_secs(1)),
+                    RateKey::Route,
+                )
+                .circuit_breaker(CircuitBreakerConfig::default())
+        }
+        other => return Err(format!("mode {other:?}; {USAGE}").into()),
+    };
+    let gateway = gateway.route(route.build()?).build()?;
+    let addr: std::net::SocketAddr = listen.parse()?;
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseport(true)?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    let listener = socket.listen(1024)?;
+    Server::new(gateway, ServerConfig::default()).serve(listener).await;
     Ok(())
 }

@@ -260,19 +260,21 @@ async fn route(
     mut req: Request<Body>,
     record: Option<&AccessRecord>,
 ) -> Response<Body> {
-    let trace_id = req.extensions().get::<TraceContext>().map(|c| c.trace_id.to_string());
+    // Formatted only when needed (error answers, the access log).
+    let trace = req.extensions().get::<TraceContext>().map(|c| c.trace_id);
+    let trace_id = move || trace.map(|t| t.to_string());
     let conn = req.extensions().get::<ConnectionInfo>().cloned();
     let admitted = admit(&shared.proxy, &mut req, conn.as_ref());
     if let Some(r) = record {
         let client = req.extensions().get::<ClientInfo>().map(|c| c.addr.to_string());
         let client = client.or_else(|| conn.as_ref().map(|c| c.peer.ip().to_string()));
-        r.identify(trace_id.as_deref(), client);
+        r.identify(trace_id().as_deref(), client);
     }
     let ingress = match admitted {
         Ok(i) => i,
         Err(r) => {
             tracing::debug!(target: "platform::gateway", code = r.code, message = %r.message, "request refused at ingress");
-            return json_error(r.status, r.code, r.message, trace_id, None);
+            return json_error(r.status, r.code, r.message, trace_id(), None);
         }
     };
     let state = shared.state.load_full();
@@ -291,7 +293,7 @@ async fn route(
     };
     let Some((id, service, captures)) = found else {
         let msg = format!("no route matches {} {}", req.method(), req.uri().path());
-        return json_error(StatusCode::NOT_FOUND, "no_route", msg, trace_id, None);
+        return json_error(StatusCode::NOT_FOUND, "no_route", msg, trace_id(), None);
     };
     if let Some(r) = record {
         r.route(&id);
@@ -307,6 +309,7 @@ async fn route(
     match result {
         Ok(res) => res,
         Err(e) => {
+            let trace_id = trace_id();
             tracing::warn!(target: "platform::gateway", route = %id, error = %e, trace_id = trace_id.as_deref().unwrap_or(""), "request failed");
             error_response(&*e, trace_id)
         }

@@ -160,9 +160,12 @@ pub(crate) fn compile(
     for layer in route.layers.iter().rev() {
         service = layer(service);
     }
+    // Only routes with CORS pay for its layer (and the boxed future it brings).
     #[cfg(feature = "cors")]
-    let service =
-        RouteService::new(ServiceBuilder::new().option_layer(route.cors.clone()).service(service));
+    let service = match &route.cors {
+        Some(cors) => RouteService::new(tower_layer::Layer::layer(cors, service)),
+        None => service,
+    };
     let service = match cx.metrics {
         Some(m) => RouteService::new(tower_layer::Layer::layer(m, service)),
         None => service,

@@ -20,7 +20,11 @@ pin_project! {
     pub(crate) struct IdleTimeout<B> {
         #[pin]
         inner: B,
-        sleep: Pin<Box<Sleep>>,
+        // Armed only when the upstream makes us wait: bodies that are ready at once
+        // (most small responses) never touch the timer.
+        sleep: Option<Pin<Box<Sleep>>>,
+        // A frame arrived since the timer was last set.
+        progressed: bool,
         after: Duration,
         upstream: Arc<str>,
         endpoint: Arc<str>,
@@ -29,8 +33,7 @@ pin_project! {
 
 impl<B> IdleTimeout<B> {
     pub(crate) fn new(inner: B, after: Duration, upstream: Arc<str>, endpoint: Arc<str>) -> Self {
-        let sleep = Box::pin(tokio::time::sleep(after));
-        Self { inner, sleep, after, upstream, endpoint }
+        Self { inner, sleep: None, progressed: false, after, upstream, endpoint }
     }
 }
 
@@ -49,18 +52,30 @@ where
         let this = self.project();
         match this.inner.poll_frame(cx) {
             Poll::Ready(frame) => {
-                let after = *this.after;
-                this.sleep.as_mut().reset(Instant::now() + after);
+                *this.progressed = true;
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
-            Poll::Pending => match this.sleep.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(ProxyError::IdleTimeout {
-                    upstream: this.upstream.clone(),
-                    endpoint: this.endpoint.clone(),
-                    after: *this.after,
-                })))),
-                Poll::Pending => Poll::Pending,
-            },
+            Poll::Pending => {
+                let deadline = || Instant::now() + *this.after;
+                let sleep = match this.sleep {
+                    Some(sleep) => {
+                        if *this.progressed {
+                            sleep.as_mut().reset(deadline());
+                        }
+                        sleep
+                    }
+                    None => this.sleep.insert(Box::pin(tokio::time::sleep_until(deadline()))),
+                };
+                *this.progressed = false;
+                match sleep.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(ProxyError::IdleTimeout {
+                        upstream: this.upstream.clone(),
+                        endpoint: this.endpoint.clone(),
+                        after: *this.after,
+                    })))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
         }
     }
 
