@@ -20,6 +20,10 @@
 //! * `reload` (feature `reload`) — hot reload of that configuration from its file or a
 //!   remote source: checked first, swapped atomically, the last good one kept on error;
 //! * `admin` (feature `admin`) — the admin listener, an axum `Router`.
+//! * `canary` (feature `canary`) — canary rollouts: a [`Backend`] splitting a route
+//!   between versions with sticky cohorts, progressive steps judged on the gateway's own
+//!   per-version measurements, automatic rollback, durable shared state and an admin
+//!   API.
 //!
 //! The guide is `docs/gateway.md`.
 //!
@@ -63,7 +67,10 @@
 //! | `reload` | `reload::LiveConfig`: hot reload from the file or a remote source |
 //! | `admin` | `admin::Admin`: the admin listener (metrics, health, routes, upstreams, config, explain) |
 //! | `tls` | HTTPS on the listener with rustls (ring provider): `ServerTls`, `[tls]` in the config |
-//! | `auth` | `RouteBuilder::authenticate`: platform-auth's `AuthenticateLayer` on a route |
+//! | `auth` | `RouteBuilder::authenticate`: platform-auth's `AuthenticateLayer` on a route; canary cohorts keyed by its `Principal` |
+//! | `canary` (default) | `canary`: canary rollouts with the in-memory state store |
+//! | `canary-sql` | `canary::SqlRolloutStore`: rollout state in SQLite or PostgreSQL |
+//! | `canary-admin` | `canary::admin_router`: the `/admin/canary` axum router |
 //! | `full` | all of the above |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -71,6 +78,8 @@
 pub mod admin;
 pub mod balance;
 pub mod body;
+#[cfg(feature = "canary")]
+pub mod canary;
 #[cfg(feature = "config")]
 pub mod config;
 pub mod error;
@@ -91,6 +100,11 @@ pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output 
 #[cfg(all(doctest, feature = "config"))]
 #[doc = include_str!("../../docs/gateway.md")]
 pub struct GatewayGuideDoctests;
+
+/// The canary guide (`docs/canary.md`), whose Rust examples run as doctests.
+#[cfg(all(doctest, feature = "canary-sql", feature = "config"))]
+#[doc = include_str!("../../docs/canary.md")]
+pub struct CanaryGuideDoctests;
 
 pub use body::Body;
 pub use error::{GatewayError, ProxyError};

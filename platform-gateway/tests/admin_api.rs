@@ -34,7 +34,11 @@ async fn admin_endpoints_describe_the_running_gateway() {
     std::fs::write(&file, text).unwrap();
     let metrics = MetricsRegistry::new();
     let registry = std::sync::Arc::new(platform_core::registry::MemoryRegistry::new());
-    let resources = Resources { metrics: Some(metrics.clone()), registry: Some(registry) };
+    let resources = Resources {
+        metrics: Some(metrics.clone()),
+        registry: Some(registry),
+        ..Resources::default()
+    };
     let live = LiveConfig::load(&file, resources).await.unwrap();
     let gw = serve(live.gateway().clone()).await;
     let shutdown = Shutdown::new();

@@ -172,8 +172,11 @@ impl Platform {
         let backends = control_plane::backends(&control_args)
             .map_err(|e| PlatformError::Control(format!("{e}; check `control.redis_url`")))?;
         let control = ControlPlane::new(backends.registry.clone(), backends.config);
-        let resources =
-            Resources { registry: Some(backends.registry), metrics: Some(metrics.clone()) };
+        let resources = Resources {
+            registry: Some(backends.registry),
+            metrics: Some(metrics.clone()),
+            ..Resources::default()
+        };
         let mut server_config = gateway_config.server.clone();
         server_config.drain_timeout = config.drain_timeout;
         let live = LiveConfig::new(gateway_config, resources)

@@ -23,6 +23,8 @@ pub use endpoint::Endpoint;
 pub(crate) use endpoint::EndpointSet;
 pub(crate) use pick::Balancer;
 pub(crate) use ring::hash_key;
+#[cfg(feature = "canary")]
+pub(crate) use ring::hash_salted;
 
 /// Settings of the PeakEwma load estimate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

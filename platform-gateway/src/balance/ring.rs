@@ -7,7 +7,13 @@ use super::Endpoint;
 /// FNV-1a, then a splitmix64 finalizer: stable across runs, builds and platforms (the
 /// standard library's hasher promises none of that).
 pub(crate) fn hash_key(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    hash_salted(0, bytes)
+}
+
+/// [`hash_key`] in a space of its own per `salt` (salt 0 is `hash_key`): two salts place
+/// the same key independently.
+pub(crate) fn hash_salted(salt: u64, bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ salt;
     for b in bytes {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);

@@ -149,6 +149,10 @@ pub struct Resources {
     pub registry: Option<Arc<dyn Registry>>,
     /// Where RED metrics are recorded.
     pub metrics: Option<MetricsRegistry>,
+    /// Where canary routes keep their rollout state (feature `canary`); default: a
+    /// fresh in-memory store, not shared with the admin API.
+    #[cfg(feature = "canary")]
+    pub rollouts: Option<crate::canary::Rollouts>,
 }
 
 impl GatewayConfig {
@@ -196,6 +200,8 @@ impl GatewayConfig {
         for (name, u) in &self.upstreams {
             u.config.validate(name)?;
         }
+        #[cfg(feature = "canary")]
+        crate::canary::config::check_routes(&self.routes, &self.upstreams)?;
         for r in &self.routes {
             r.compile()?;
             let named = r.upstream.iter().chain(r.upstreams.keys());
@@ -219,11 +225,19 @@ impl GatewayConfig {
     /// instance a `registry_service` without a registry in `resources`).
     pub async fn build(&self, resources: &Resources) -> Result<Gateway, ConfigError> {
         let mut builder = Gateway::builder().proxy(self.proxy.clone());
+        let mut built = std::collections::HashMap::new();
         for (name, spec) in &self.upstreams {
-            builder = builder.upstream(spec.build(name, resources).await?);
+            let upstream = spec.build(name, resources).await?;
+            built.insert(name.clone(), upstream.clone());
+            builder = builder.upstream(upstream);
         }
+        #[cfg(feature = "canary")]
+        let rollouts = resources.rollouts.clone().unwrap_or_default();
         for r in &self.routes {
-            builder = builder.route(r.compile()?);
+            let route = r.compile()?;
+            #[cfg(feature = "canary")]
+            let route = crate::canary::config::with_canary(r, route, &built, &rollouts).await?;
+            builder = builder.route(route);
         }
         if let Some(m) = &resources.metrics {
             builder = builder.metrics(m);

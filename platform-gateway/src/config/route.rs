@@ -152,9 +152,19 @@ pub struct RouteSpec {
     /// CORS (feature `cors`).
     #[cfg(feature = "cors")]
     pub cors: Option<super::cors::CorsSpec>,
+    /// A canary rollout between versions instead of `upstream` (feature `canary`).
+    #[cfg(feature = "canary")]
+    pub canary: Option<crate::canary::CanarySpec>,
 }
 
 impl RouteSpec {
+    fn has_canary(&self) -> bool {
+        #[cfg(feature = "canary")]
+        return self.canary.is_some();
+        #[cfg(not(feature = "canary"))]
+        false
+    }
+
     /// Compiles the entry into a [`Route`].
     pub(crate) fn compile(&self) -> Result<Route, ConfigError> {
         let id = self.id.as_str();
@@ -189,7 +199,19 @@ impl RouteSpec {
         for (name, v) in &self.cookies {
             b = b.cookie(name, v.to_match().map_err(|e| err(&format!("cookies.{name}"), e))?);
         }
+        #[cfg(feature = "canary")]
+        if let Some(c) = &self.canary {
+            if self.upstream.is_some() || !self.upstreams.is_empty() {
+                let msg = "give one of `upstream`, `upstreams` and `canary`, not several";
+                return Err(err("canary", msg.into()));
+            }
+            c.validate(id).map_err(|(f, m)| err(&format!("canary.{f}"), m))?;
+            // The stable version stands in until `GatewayConfig::build` puts the canary
+            // backend in place.
+            b = b.upstream(&c.stable);
+        }
         b = match (&self.upstream, self.upstreams.is_empty()) {
+            _ if self.has_canary() => b,
             (Some(u), true) => b.upstream(u),
             (None, false) => {
                 b.weighted_upstreams(self.upstreams.iter().map(|(n, w)| (n.clone(), *w)))

@@ -19,7 +19,9 @@ use crate::body::{self, Body};
 use crate::error::GatewayError;
 use crate::filter::{BodyLimitLayer, HeaderFilterLayer, PathRewriteLayer};
 use crate::proxy::HostPolicy;
-use crate::upstream::{Attempts, Backend, EndpointClassifier, Upstream, WeightedBackend};
+use crate::upstream::{
+    Attempts, Backend, EndpointClassifier, Observation, Upstream, WeightedBackend,
+};
 
 /// The RED metrics' route label: the matched route's id.
 #[derive(Debug, Clone, Copy, Default)]
@@ -57,7 +59,12 @@ impl Service<Request<Body>> for Proxy {
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let upstream = self.backend.select(&req);
         let host = self.host.clone();
-        Box::pin(async move { upstream.forward(req, &host).await })
+        let observation = Observation::start(self.backend.clone(), upstream.clone());
+        Box::pin(async move {
+            let result = upstream.forward(req, &host).await;
+            observation.finish(&result);
+            result
+        })
     }
 }
 

@@ -2,10 +2,14 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
-use http::Request;
+use http::{Request, Response};
+use platform_core::BoxError;
+use platform_core::classify::{Classify, Outcome};
+use tokio::time::Instant;
 
-use super::Upstream;
+use super::{EndpointClassifier, Upstream};
 use crate::body::Body;
 
 /// Chooses the upstream that serves a request; the route's target.
@@ -22,6 +26,47 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 
     /// Every upstream this backend may choose (for operations views).
     fn upstreams(&self) -> Vec<Upstream>;
+
+    /// Told how each attempt sent to `upstream` (as chosen by [`select`](Self::select))
+    /// ended: its [`Outcome`] under the shared classifier (5xx, 429, transport errors and
+    /// timeouts fail; failures the client caused are [`Outcome::Rejected`]) and the time
+    /// to the response head. An attempt abandoned before its response head (a route
+    /// timeout, a client gone) is reported as a failure with the time it ran.
+    ///
+    /// Backends that measure their choices (a canary comparing versions) implement it;
+    /// the default does nothing.
+    fn observe(&self, upstream: &Upstream, outcome: Outcome, latency: Duration) {
+        let _ = (upstream, outcome, latency);
+    }
+}
+
+/// Reports one attempt to [`Backend::observe`]: when finished, or as a failure when
+/// dropped before.
+pub(crate) struct Observation {
+    backend: Arc<dyn Backend>,
+    upstream: Upstream,
+    started: Instant,
+    done: bool,
+}
+
+impl Observation {
+    pub(crate) fn start(backend: Arc<dyn Backend>, upstream: Upstream) -> Self {
+        Self { backend, upstream, started: Instant::now(), done: false }
+    }
+
+    pub(crate) fn finish(mut self, result: &Result<Response<Body>, BoxError>) {
+        self.done = true;
+        let outcome = EndpointClassifier::default().classify(result);
+        self.backend.observe(&self.upstream, outcome, self.started.elapsed());
+    }
+}
+
+impl Drop for Observation {
+    fn drop(&mut self) {
+        if !self.done {
+            self.backend.observe(&self.upstream, Outcome::Failure, self.started.elapsed());
+        }
+    }
 }
 
 impl Backend for Upstream {

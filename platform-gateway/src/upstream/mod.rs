@@ -34,6 +34,7 @@ use tower::discover::Change;
 use tower_layer::Layer;
 
 pub use attempts::Attempts;
+pub(crate) use backend::Observation;
 pub use backend::{Backend, WeightedBackend};
 pub(crate) use client::{ClientBodyError, EndpointClassifier, EndpointService};
 pub use config::{UpstreamConfig, UpstreamProtocol};
