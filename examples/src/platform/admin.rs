@@ -1,20 +1,21 @@
-//! The admin listener's router: `/metrics`, `/health/*`, the gateway's `/admin/*` views,
-//! the token server's admin API and the audit trail.
+//! The admin listener's router: the gateway's admin router (`/metrics`, `/health/*`,
+//! `/admin/routes`, `/admin/upstreams`, `/admin/config`, `/admin/explain`), the token
+//! server's admin API and the audit trail.
 
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::response::IntoResponse;
-use axum::routing::get;
 use http::{Request, StatusCode};
 use platform_auth::server::{TokenServer, default_admin_policies};
 use platform_auth::{AuthenticateLayer, Authenticator, AuthorizeLayer};
 use platform_core::error::ErrorBody;
-use platform_gateway::Gateway;
+use platform_gateway::Shutdown;
+use platform_gateway::admin::Admin;
+use platform_gateway::reload::LiveConfig;
 use platform_observe::audit::{AuditLog, audit_router};
-use platform_observe::health::{HealthRegistry, health_router};
-use platform_observe::metrics::{MetricsRegistry, metrics_router};
-use serde_json::{Value, json};
+use platform_observe::health::HealthRegistry;
+use platform_observe::metrics::MetricsRegistry;
 use tower::ServiceExt;
 
 /// The token server's admin areas, served on the admin listener under `/admin/<area>`.
@@ -24,16 +25,21 @@ const AUTH_ADMIN_AREAS: [&str; 5] = ["users", "groups", "roles", "clients", "api
 pub(crate) struct AdminParts {
     pub(crate) metrics: MetricsRegistry,
     pub(crate) health: HealthRegistry,
-    pub(crate) gateway: Gateway,
+    pub(crate) live: LiveConfig,
+    pub(crate) shutdown: Shutdown,
     pub(crate) token_server: TokenServer,
     pub(crate) audit: Option<AuditLog>,
 }
 
 pub(crate) fn router(parts: AdminParts) -> Router {
-    let mut router = Router::new()
-        .merge(metrics_router(parts.metrics))
-        .merge(health_router(parts.health))
-        .merge(gateway_views(parts.gateway));
+    // The gateway's admin router: /metrics, /health/*, /admin/routes, /admin/upstreams,
+    // /admin/config, /admin/explain; readiness goes down once the shutdown begins.
+    let mut router = Admin::new(parts.live.gateway())
+        .metrics(&parts.metrics)
+        .health(&parts.health)
+        .shutdown(&parts.shutdown)
+        .live_config(&parts.live)
+        .router();
     // The token server's own router authenticates and authorizes its admin routes; only
     // those paths are sent to it here (its OAuth endpoints are reached through the
     // gateway). A fallback rather than routes: a route's path parameters would reach the
@@ -82,34 +88,4 @@ fn protected_audit(log: AuditLog, server: &TokenServer) -> Router {
     )
     .realm("admin");
     audit_router(log).layer(authorize).layer(authenticate)
-}
-
-/// `GET /admin/routes` and `GET /admin/upstreams`: a minimal view until the gateway's
-/// own admin router lands in platform-gateway.
-fn gateway_views(gateway: Gateway) -> Router {
-    let routes_gw = gateway.clone();
-    Router::new()
-        .route(
-            "/admin/routes",
-            get(move || {
-                let ids: Vec<String> = routes_gw.routes().ids().map(str::to_owned).collect();
-                async move { Json(json!({ "routes": ids })) }
-            }),
-        )
-        .route(
-            "/admin/upstreams",
-            get(move || {
-                let names = ["platform-auth", "platform-control", "platform-echo"];
-                let upstreams: Vec<Value> = names
-                    .iter()
-                    .filter_map(|n| gateway.upstream(n))
-                    .map(|u| {
-                        let endpoints: Vec<String> =
-                            u.endpoints().iter().map(|e| e.authority().to_string()).collect();
-                        json!({ "name": u.name(), "endpoints": endpoints, "ejected": u.ejected() })
-                    })
-                    .collect();
-                async move { Json(json!({ "upstreams": upstreams })) }
-            }),
-        )
 }

@@ -312,12 +312,12 @@ impl PlatformConfig {
         Ok(())
     }
 
-    /// The issuer in force, given the address the gateway is bound to.
-    pub(crate) fn issuer(&self, bound: SocketAddr) -> String {
+    /// The issuer in force, given the gateway's scheme and bound address.
+    pub(crate) fn issuer(&self, scheme: &str, bound: SocketAddr) -> String {
         match &self.auth.issuer {
             Some(i) => i.trim_end_matches('/').to_owned(),
-            None if self.gateway.listen.port() == 0 => format!("http://{bound}"),
-            None => format!("http://{}", self.gateway.listen),
+            None if self.gateway.listen.port() == 0 => format!("{scheme}://{bound}"),
+            None => format!("{scheme}://{}", self.gateway.listen),
         }
     }
 }

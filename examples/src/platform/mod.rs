@@ -10,13 +10,15 @@
 //!   (platform-core `control`, routes `/registry/…`, `/config/…` and `/control/…`) and
 //!   the **echo** service (`/echo/…`, answers with the request it received);
 //! * the **admin listener** on `admin.listen` (default `127.0.0.1:9901`): `/metrics`,
-//!   `/health/live`, `/health/ready`, the gateway's `/admin/routes` and
-//!   `/admin/upstreams`, the token server's admin API (`/admin/users`, `/admin/clients`,
-//!   …) and the audit trail (`/admin/audit/records`);
+//!   `/health/live`, `/health/ready`, the gateway's admin API (`/admin/routes`,
+//!   `/admin/upstreams`, `/admin/config`, `/admin/explain`), the token server's admin
+//!   API (`/admin/users`, `/admin/clients`, …) and the audit trail
+//!   (`/admin/audit/records`);
 //! * state in a SQLite database under `data_dir` (or PostgreSQL): users, clients,
 //!   refresh tokens, revocations, API keys and the audit log; the token signing key in a
 //!   file beside it. The first start on an empty database creates the administrator and
-//!   a CLI client ([`Bootstrap`]).
+//!   a CLI client ([`Bootstrap`]);
+//! * your own upstreams and routes from `gateway.routes_file`, reloaded when it changes.
 //!
 //! ```no_run
 //! # // no_run: binds 127.0.0.1:8080 and 127.0.0.1:9901.
@@ -45,7 +47,6 @@ mod error;
 mod routes;
 mod secret;
 mod serve;
-mod shutdown;
 mod signing_key;
 mod telemetry;
 
@@ -55,7 +56,8 @@ use std::time::Duration;
 use platform_core::control::ControlPlane;
 use platform_core::store::Store;
 use platform_gateway::config::Resources;
-use platform_gateway::{Gateway, Server};
+use platform_gateway::reload::LiveConfig;
+use platform_gateway::{Drained, Gateway, Server, ServerTls};
 use platform_observe::audit::AuditLog;
 use platform_observe::health::{CheckOptions, HealthRegistry, store_check};
 use platform_observe::metrics::MetricsRegistry;
@@ -68,11 +70,11 @@ pub use config::{
     PlatformConfig, ServicesSection,
 };
 pub use error::PlatformError;
+pub use platform_gateway::{Shutdown, os_signal};
 pub use routes::{
     AUTH_UPSTREAM, BUILT_IN_ROUTES, CONTROL_UPSTREAM, ECHO_UPSTREAM, ServiceAddrs, gateway_config,
 };
 pub use secret::Secret;
-pub use shutdown::{Shutdown, os_signal};
 pub use telemetry::{Telemetry, init_telemetry};
 
 use crate::control_plane;
@@ -107,15 +109,20 @@ pub async fn open_store(config: &PlatformConfig) -> Result<Store, PlatformError>
 #[derive(Debug)]
 pub struct Platform {
     addresses: Addresses,
+    scheme: &'static str,
     bootstrap: Option<Bootstrap>,
-    gateway: Gateway,
+    live: LiveConfig,
     control: ControlPlane,
-    /// Stops what clients talk to: the gateway and the admin listener.
+    /// Stops the gateway (the trigger handed out); the rest follows in [`Platform::wait`].
     front: Shutdown,
-    /// Stops the services behind the gateway, once the front has drained.
+    /// Stops the admin listener once the gateway has drained.
+    admin_stop: Shutdown,
+    /// Stops the services behind the gateway last.
     back: Shutdown,
-    front_tasks: Vec<JoinHandle<()>>,
+    gateway_task: JoinHandle<Drained>,
+    admin_task: JoinHandle<()>,
     back_tasks: Vec<JoinHandle<()>>,
+    reload: Option<JoinHandle<()>>,
     drain: Duration,
 }
 
@@ -123,8 +130,8 @@ impl Platform {
     /// Starts everything `config` describes on `store`, recording metrics in `metrics`
     /// (the registry telemetry exposes; a fresh one in tests).
     ///
-    /// Listeners are bound before any state changes, so a taken port fails the start
-    /// before a first start's credentials are created.
+    /// Listeners are bound and everything that can fail is built before a first start's
+    /// accounts are created, so a failed start never makes credentials it did not show.
     ///
     /// # Errors
     /// A [`PlatformError`] saying what could not start and what to change.
@@ -134,27 +141,20 @@ impl Platform {
         metrics: MetricsRegistry,
     ) -> Result<Self, PlatformError> {
         config.validate()?;
-        let gateway_listener =
-            serve::bind(config.gateway.listen, "gateway", "gateway.listen").await?;
-        let admin_listener =
-            serve::bind(config.admin.listen, "admin listener", "admin.listen").await?;
-        let host = std::net::SocketAddr::new(config.services.host, 0);
-        let auth_listener = serve::bind(host, "token server", "services.host").await?;
-        let control_listener = serve::bind(host, "control plane", "services.host").await?;
-        let echo_listener = serve::bind(host, "echo service", "services.host").await?;
-        let addresses = Addresses {
-            gateway: serve::local_addr(&gateway_listener, "gateway", "gateway.listen")?,
-            admin: serve::local_addr(&admin_listener, "admin listener", "admin.listen")?,
-            services: ServiceAddrs {
-                auth: serve::local_addr(&auth_listener, "token server", "services.host")?,
-                control: serve::local_addr(&control_listener, "control plane", "services.host")?,
-                echo: serve::local_addr(&echo_listener, "echo service", "services.host")?,
-            },
+        let listeners = serve::Listeners::bind(
+            config.gateway.listen,
+            config.admin.listen,
+            config.services.host,
+        )
+        .await?;
+        let (gateway_addr, admin_addr, services) = listeners.addresses()?;
+        let addresses = Addresses { gateway: gateway_addr, admin: admin_addr, services };
+        let gateway_config = routes::gateway_config(&config.gateway, services)?;
+        let tls = match &gateway_config.tls {
+            Some(t) => Some(ServerTls::load(t).map_err(|e| PlatformError::Gateway(e.to_string()))?),
+            None => None,
         };
-
-        // Everything that can fail is built before the first start's accounts exist, so
-        // a failed start never loses credentials that were not shown.
-        let gateway_config = routes::gateway_config(&config.gateway, addresses.services)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let audit = if config.audit.enabled {
             let log = AuditLog::new(store.clone())
                 .await
@@ -163,7 +163,7 @@ impl Platform {
         } else {
             None
         };
-        let issuer = config.issuer(addresses.gateway);
+        let issuer = config.issuer(scheme, gateway_addr);
         let (token_server, api_keys) = auth::token_server(config, &store, issuer).await?;
         let control_args = control_plane::Args {
             redis: config.control.redis_url.clone(),
@@ -177,22 +177,19 @@ impl Platform {
             metrics: Some(metrics.clone()),
             ..Resources::default()
         };
-        let gateway = gateway_config
-            .build(&resources)
+        let mut server_config = gateway_config.server.clone();
+        server_config.drain_timeout = config.drain_timeout;
+        let live = LiveConfig::new(gateway_config, resources)
             .await
             .map_err(|e| PlatformError::Gateway(e.to_string()))?;
         let bootstrap = auth::bootstrap(config, &token_server).await?;
 
-        let (front, back) = (Shutdown::new(), Shutdown::new());
+        let (front, admin_stop, back) = (Shutdown::new(), Shutdown::new(), Shutdown::new());
         let drain = config.drain_timeout;
         let auth_router = serve::client_behind_gateway(token_server.router(), config.services.host);
         let control_router = if config.control.require_token {
-            auth::require_token(
-                control.router(),
-                &token_server,
-                &api_keys,
-                &config.control.write_role,
-            )
+            let role = &config.control.write_role;
+            auth::require_token(control.router(), &token_server, &api_keys, role)
         } else {
             if !config.gateway.listen.ip().is_loopback() {
                 tracing::warn!(target: "platform", listen = %config.gateway.listen, "the registry and config APIs answer anyone who reaches the gateway; set control.require_token = true");
@@ -200,50 +197,56 @@ impl Platform {
             control.router()
         };
         let back_tasks = vec![
-            serve::spawn("token server", auth_listener, auth_router, back.clone(), drain),
-            serve::spawn("control plane", control_listener, control_router, back.clone(), drain),
-            serve::spawn("echo", echo_listener, echo::router(), back.clone(), drain),
+            serve::spawn("token server", listeners.auth, auth_router, back.clone(), drain),
+            serve::spawn("control plane", listeners.control, control_router, back.clone(), drain),
+            serve::spawn("echo", listeners.echo, echo::router(), back.clone(), drain),
         ];
         let health =
             health_checks(&store, back_tasks.iter().map(JoinHandle::abort_handle).collect());
         let admin_router = admin::router(admin::AdminParts {
             metrics,
             health,
-            gateway: gateway.clone(),
+            live: live.clone(),
+            shutdown: front.clone(),
             token_server,
             audit,
         });
-        let server = Server::new(gateway.clone(), gateway_config.server.clone());
-        let stop = front.clone();
-        let front_tasks = vec![
-            serve::spawn("admin listener", admin_listener, admin_router, front.clone(), drain),
-            // Until platform-gateway's graceful shutdown lands: stop accepting at once;
-            // connections in progress run on their own tasks to their end.
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = server.serve(gateway_listener) => {}
-                    () = stop.wait() => {}
-                }
-            }),
-        ];
+        let admin_task = serve::spawn(
+            "admin listener",
+            listeners.admin,
+            admin_router,
+            admin_stop.clone(),
+            drain,
+        );
+        let mut server = Server::new(live.gateway().clone(), server_config);
+        if let Some(tls) = tls {
+            server = server.tls(tls);
+        }
+        let gateway_task =
+            tokio::spawn(server.serve_with_shutdown(listeners.gateway, front.clone()));
+        let reload = routes::follow_routes_file(&config.gateway, services, &live);
         tracing::info!(
             target: "platform",
             gateway = %addresses.gateway,
             admin = %addresses.admin,
-            auth = %addresses.services.auth,
-            control = %addresses.services.control,
-            echo = %addresses.services.echo,
+            auth = %services.auth,
+            control = %services.control,
+            echo = %services.echo,
             "platform started"
         );
         Ok(Self {
             addresses,
+            scheme,
             bootstrap,
-            gateway,
+            live,
             control,
             front,
+            admin_stop,
             back,
-            front_tasks,
+            gateway_task,
+            admin_task,
             back_tasks,
+            reload,
             drain,
         })
     }
@@ -253,9 +256,9 @@ impl Platform {
         self.addresses
     }
 
-    /// `http://<gateway address>`.
+    /// `http://<gateway address>` (`https` when the routes file configures TLS).
     pub fn gateway_url(&self) -> String {
-        format!("http://{}", self.addresses.gateway)
+        format!("{}://{}", self.scheme, self.addresses.gateway)
     }
 
     /// What the first start created (its secrets, to show once); `None` on later starts.
@@ -265,7 +268,12 @@ impl Platform {
 
     /// The gateway (its routes and upstreams).
     pub fn gateway(&self) -> &Gateway {
-        &self.gateway
+        self.live.gateway()
+    }
+
+    /// The gateway configuration in force and its reload status.
+    pub fn live_config(&self) -> &LiveConfig {
+        &self.live
     }
 
     /// The trigger that stops the platform; [`wait`](Self::wait) then drains it.
@@ -273,14 +281,24 @@ impl Platform {
         self.front.clone()
     }
 
-    /// Waits until the shutdown is triggered, then stops in order: the gateway and the
-    /// admin listener stop accepting and finish their requests (open watch streams are
-    /// ended), then the services behind them stop. Each step is bounded by the drain
-    /// timeout.
+    /// Waits until the shutdown is triggered, then stops in order: the gateway stops
+    /// accepting and drains its connections (open watch streams are ended; readiness on
+    /// the admin listener already reports down), then the admin listener stops, then the
+    /// services behind the gateway. Each step is bounded by the drain timeout.
     pub async fn wait(self) {
         self.front.wait().await;
+        if let Some(reload) = &self.reload {
+            reload.abort();
+        }
         self.control.shutdown();
-        join_all(self.front_tasks, self.drain).await;
+        match self.gateway_task.await {
+            Ok(drained) => {
+                tracing::info!(target: "platform", cut = drained.cut, took = ?drained.took, "gateway drained");
+            }
+            Err(e) => tracing::error!(target: "platform", error = %e, "the gateway task failed"),
+        }
+        self.admin_stop.trigger();
+        join_all(vec![self.admin_task], self.drain).await;
         self.back.trigger();
         join_all(self.back_tasks, self.drain).await;
         tracing::info!(target: "platform", "platform stopped");

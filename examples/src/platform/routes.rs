@@ -3,8 +3,14 @@
 
 use std::net::SocketAddr;
 
+use futures_util::StreamExt;
+use platform_core::config::{ConfigSource, FileWatcher, SourceEvent};
 use platform_gateway::UpstreamConfig;
-use platform_gateway::config::{EndpointSpec, GatewayConfig, RouteSpec, UpstreamSpec};
+use platform_gateway::config::{
+    EndpointSpec, GatewayConfig, ListenConfig, RouteSpec, UpstreamSpec,
+};
+use platform_gateway::reload::LiveConfig;
+use tokio::task::JoinHandle;
 
 use super::config::GatewaySection;
 use super::error::PlatformError;
@@ -101,6 +107,12 @@ pub fn gateway_config(
     };
     let file =
         || section.routes_file.as_ref().map_or(String::new(), |p| format!("{}: ", p.display()));
+    if config.listen != ListenConfig::default() {
+        return Err(PlatformError::Gateway(format!(
+            "{}[listen] does not apply here; set `gateway.listen` and `admin.listen` in the platform configuration",
+            file()
+        )));
+    }
     for name in [AUTH_UPSTREAM, CONTROL_UPSTREAM, ECHO_UPSTREAM] {
         if config.upstreams.contains_key(name) {
             return Err(PlatformError::Gateway(format!(
@@ -125,6 +137,38 @@ pub fn gateway_config(
     routes.append(&mut config.routes);
     config.routes = routes;
     Ok(config)
+}
+
+/// Follows `section.routes_file` (when set): after each change the file is read again,
+/// merged with the built-in routes and applied — checked completely first, swapped in
+/// atomically, the last good configuration kept (and the error logged and shown on
+/// `/admin/config`) when it is refused. `[proxy]` and `[server]` changes apply after a
+/// restart.
+pub(crate) fn follow_routes_file(
+    section: &GatewaySection,
+    services: ServiceAddrs,
+    live: &LiveConfig,
+) -> Option<JoinHandle<()>> {
+    let path = section.routes_file.clone()?;
+    let section = section.clone();
+    let live = live.clone();
+    let mut events = Box::new(FileWatcher::new([path.clone()])).into_stream();
+    Some(tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            if !matches!(event, SourceEvent::FilesChanged) {
+                continue;
+            }
+            match gateway_config(&section, services) {
+                // `apply` logs the diff, or the refusal and keeps the configuration in force.
+                Ok(config) => {
+                    let _ = live.apply(config).await;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "platform", file = %path.display(), error = %e, "routes file refused; the configuration in force stays");
+                }
+            }
+        }
+    }))
 }
 
 #[cfg(test)]

@@ -14,10 +14,55 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::error::PlatformError;
-use super::shutdown::Shutdown;
+use super::routes::ServiceAddrs;
+use platform_gateway::Shutdown;
+
+/// Every listener of the platform, bound before anything else starts.
+pub(crate) struct Listeners {
+    pub(crate) gateway: TcpListener,
+    pub(crate) admin: TcpListener,
+    pub(crate) auth: TcpListener,
+    pub(crate) control: TcpListener,
+    pub(crate) echo: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the gateway and admin addresses and a system-chosen port on `services_host`
+    /// for each in-process service.
+    pub(crate) async fn bind(
+        gateway: SocketAddr,
+        admin: SocketAddr,
+        services_host: IpAddr,
+    ) -> Result<Self, PlatformError> {
+        let host = SocketAddr::new(services_host, 0);
+        Ok(Self {
+            gateway: bind(gateway, "gateway", "gateway.listen").await?,
+            admin: bind(admin, "admin listener", "admin.listen").await?,
+            auth: bind(host, "token server", "services.host").await?,
+            control: bind(host, "control plane", "services.host").await?,
+            echo: bind(host, "echo service", "services.host").await?,
+        })
+    }
+
+    /// The bound addresses: gateway, admin, services.
+    pub(crate) fn addresses(
+        &self,
+    ) -> Result<(SocketAddr, SocketAddr, ServiceAddrs), PlatformError> {
+        let services = ServiceAddrs::new(
+            local_addr(&self.auth, "token server", "services.host")?,
+            local_addr(&self.control, "control plane", "services.host")?,
+            local_addr(&self.echo, "echo service", "services.host")?,
+        );
+        Ok((
+            local_addr(&self.gateway, "gateway", "gateway.listen")?,
+            local_addr(&self.admin, "admin listener", "admin.listen")?,
+            services,
+        ))
+    }
+}
 
 /// Binds `addr`; the error names `what` listens there and the key that sets it.
-pub(crate) async fn bind(
+async fn bind(
     addr: SocketAddr,
     what: &'static str,
     key: &'static str,
@@ -31,7 +76,7 @@ pub(crate) async fn bind(
 }
 
 /// The bound address of `listener`.
-pub(crate) fn local_addr(
+fn local_addr(
     listener: &TcpListener,
     what: &'static str,
     key: &'static str,
