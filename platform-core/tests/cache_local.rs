@@ -219,3 +219,32 @@ async fn invalidate_and_weight_bound() {
     assert_eq!(cache.get(&2).await.unwrap(), None);
     assert_eq!(cache.stats().local_flushes, 1);
 }
+
+/// An invalidation that lands while a load is in flight (on a two-level cache: another
+/// node wrote the key) must keep the loaded, possibly outdated, answer out of the local
+/// level: the caller still gets it, the next read loads again.
+#[tokio::test(start_paused = true)]
+async fn a_load_racing_an_invalidation_is_not_cached() {
+    let cache: Cache<String, String> = Cache::local(config(Duration::from_secs(60))).unwrap();
+    let key = "k".to_owned();
+    let loads = Arc::new(AtomicUsize::new(0));
+    let loading = cache.clone();
+    let inner = counted(&loads, Duration::from_secs(1), Some("old"));
+    let load = tokio::spawn(async move { loading.get_or_load(&"k".to_owned(), inner).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cache.invalidate(&key);
+    assert_eq!(load.await.unwrap().unwrap().as_deref(), Some("old1"));
+    assert_eq!(cache.get(&key).await.unwrap(), None, "the raced answer was not kept");
+    let again = cache.get_or_load(&key, counted(&loads, Duration::ZERO, Some("new")));
+    assert_eq!(again.await.unwrap().as_deref(), Some("new2"));
+    assert_eq!(cache.get(&key).await.unwrap().as_deref(), Some("new2"), "an unraced load is kept");
+
+    // A flush voids every fill in flight too.
+    let loading = cache.clone();
+    let inner = counted(&loads, Duration::from_secs(1), Some("other"));
+    let load = tokio::spawn(async move { loading.get_or_load(&"j".to_owned(), inner).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cache.invalidate_all();
+    assert_eq!(load.await.unwrap().unwrap().as_deref(), Some("other3"));
+    assert_eq!(cache.get(&"j".to_owned()).await.unwrap(), None);
+}

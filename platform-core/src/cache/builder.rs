@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use super::codec::{Codec, JsonCodec};
@@ -10,6 +9,7 @@ use super::config::CacheConfig;
 use super::entry::{Entry, EntryExpiry};
 use super::event::{CacheEvent, Counters};
 use super::front::{Cache, CacheKey, CacheValue, Inner, Policy, Remote};
+use super::gate::LocalGate;
 use super::store::CacheStore;
 use crate::resilience::{ConfigError, Listeners};
 
@@ -133,15 +133,15 @@ where
             on_remote_error: cfg.on_remote_error,
         };
         let counters = Arc::new(Counters::default());
-        let local_live = Arc::new(AtomicBool::new(true));
+        let gate = Arc::new(LocalGate::new(true));
         #[cfg(feature = "redis")]
         let (lock, bus) =
-            self.redis.finish(&name, local.as_ref(), &local_live, &counters, &self.listeners)?;
+            self.redis.finish(&name, local.as_ref(), &gate, &counters, &self.listeners)?;
         let inner = Inner {
             name,
             policy,
             local,
-            local_live,
+            gate,
             remote: self.remote.map(|store| Remote { store, codec: self.codec }),
             flights: Mutex::new(HashMap::new()),
             counters,

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use super::config::OnRemoteError;
 use super::entry::{Entry, Lookup};
 use super::error::{CacheError, StoreError};
 use super::event::{CacheEvent, CacheStats, Counters, Level, report};
+use super::gate::{LocalGate, Ticket};
 use super::jitter::jitter;
 use super::store::CacheStore;
 use crate::resilience::Listeners;
@@ -53,9 +53,9 @@ pub(crate) struct Inner<K, V, C> {
     pub(crate) name: Arc<str>,
     pub(crate) policy: Policy,
     pub(crate) local: Option<moka::sync::Cache<K, Entry<V>>>,
-    /// `false` while a two-level cache is not subscribed to invalidations: the local level
-    /// is then bypassed, since changes on other nodes would go unnoticed.
-    pub(crate) local_live: Arc<AtomicBool>,
+    /// Whether the local level is usable (a two-level cache bypasses it while not
+    /// subscribed to invalidations), and the epochs that keep racing fills out.
+    pub(crate) gate: Arc<LocalGate>,
     pub(crate) remote: Option<Remote<C>>,
     pub(crate) flights: Mutex<HashMap<K, watch::Receiver<Option<Outcome<V>>>>>,
     pub(crate) counters: Arc<Counters>,
@@ -111,7 +111,7 @@ where
     /// `true` when the local level is in use: always for a local cache; for a two-level
     /// cache only while it is subscribed to invalidations.
     pub fn is_local_live(&self) -> bool {
-        self.inner.local.is_some() && self.inner.local_live.load(Ordering::Acquire)
+        self.inner.local.is_some() && self.inner.gate.is_live()
     }
 
     /// The fresh value of `key`: `Ok(None)` when it is absent, stale, or a cached
@@ -138,7 +138,8 @@ where
     /// Stores `value` for exactly `ttl` (no jitter): the remote store first, then the
     /// local level; other nodes of a two-level cache drop their copies.
     pub async fn set_with_ttl(&self, key: K, value: V, ttl: Duration) -> Result<(), CacheError> {
-        self.inner.store(&key, Some(value), ttl).await
+        let ticket = self.inner.gate.ticket(&key);
+        self.inner.store(&key, Some(value), ttl, ticket).await
     }
 
     /// Removes `key` everywhere: remote store, local level, and (two-level) every other
@@ -157,6 +158,7 @@ where
     /// or the loader.
     pub fn invalidate(&self, key: &K) {
         if let Some(local) = &self.inner.local {
+            self.inner.gate.bump(key);
             local.invalidate(key);
         }
     }
@@ -186,6 +188,7 @@ where
 
     pub(crate) fn flush_local(&self, reason: &'static str) {
         if let Some(local) = &self.local {
+            self.gate.bump_all();
             local.invalidate_all();
             self.report(CacheEvent::LocalFlushed { reason });
         }
@@ -199,7 +202,7 @@ where
     #[inline]
     pub(crate) fn local_lookup(&self, key: &K) -> Lookup<V> {
         let Some(local) = &self.local else { return Lookup::Miss };
-        if !self.local_live.load(Ordering::Acquire) {
+        if !self.gate.is_live() {
             return Lookup::Miss;
         }
         let Some(entry) = local.get(key) else { return Lookup::Miss };
@@ -222,11 +225,18 @@ where
         Lookup::Fresh(entry.value)
     }
 
-    pub(crate) fn local_put(&self, key: K, value: Option<V>, fresh: Duration) {
+    /// Copies an answer into the local level unless an invalidation of its key arrived
+    /// since `ticket` was taken (see [`gate`](super::gate)).
+    pub(crate) fn local_put(&self, key: K, value: Option<V>, fresh: Duration, ticket: Ticket) {
         if let Some(local) = &self.local
-            && self.local_live.load(Ordering::Acquire)
+            && self.gate.is_live()
+            && self.gate.still_valid(ticket)
         {
-            local.insert(key, Entry { value, fresh_until: Instant::now() + fresh });
+            local.insert(key.clone(), Entry { value, fresh_until: Instant::now() + fresh });
+            if !self.gate.still_valid(ticket) {
+                // The invalidation ran between the check and the insert: undo the insert.
+                local.invalidate(&key);
+            }
         }
     }
 
@@ -263,6 +273,7 @@ where
     pub(crate) async fn remote_lookup(&self, key: &K) -> Result<Lookup<V>, CacheError> {
         let Some(remote) = &self.remote else { return Ok(Lookup::Miss) };
         let skey = key.to_string();
+        let ticket = self.gate.ticket(key);
         let bytes = match remote.store.get(&skey).await {
             Ok(Some(b)) => b,
             Ok(None) => return Ok(Lookup::Miss),
@@ -286,7 +297,7 @@ where
         };
         match (fresh_for, value) {
             (Some(fresh), value) => {
-                self.local_put(key.clone(), value.clone(), fresh);
+                self.local_put(key.clone(), value.clone(), fresh, ticket);
                 self.report(match value {
                     Some(_) => CacheEvent::Hit { level: Level::Remote },
                     None => CacheEvent::NegativeHit,
@@ -300,12 +311,13 @@ where
     }
 
     /// Writes an answer (`None`: a cached "not found") to the remote store, then the local
-    /// level, then tells other nodes.
+    /// level (unless an invalidation came after `ticket`), then tells other nodes.
     pub(crate) async fn store(
         &self,
         key: &K,
         value: Option<V>,
         ttl: Duration,
+        ticket: Ticket,
     ) -> Result<(), CacheError> {
         if let Some(remote) = &self.remote {
             let skey = key.to_string();
@@ -321,7 +333,7 @@ where
             let lifetime = ttl + self.policy.grace;
             remote.store.set(&skey, bytes, lifetime).await.map_err(|e| self.remote_error(e))?;
         }
-        self.local_put(key.clone(), value, ttl);
+        self.local_put(key.clone(), value, ttl, ticket);
         self.publish(Some(key)).await;
         Ok(())
     }

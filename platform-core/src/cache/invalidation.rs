@@ -8,7 +8,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -18,6 +17,7 @@ use super::entry::Entry;
 use super::error::StoreError;
 use super::event::{CacheEvent, Counters, report};
 use super::front::CacheValue;
+use super::gate::LocalGate;
 use super::redis::RedisStore;
 use crate::resilience::Listeners;
 
@@ -51,7 +51,7 @@ impl Bus {
 pub(crate) struct Subscriber<K, V> {
     pub(crate) name: Arc<str>,
     pub(crate) local: moka::sync::Cache<K, Entry<V>>,
-    pub(crate) local_live: Arc<AtomicBool>,
+    pub(crate) gate: Arc<LocalGate>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) listeners: Listeners<CacheEvent>,
     pub(crate) reconnect_delay: Duration,
@@ -66,7 +66,7 @@ where
     pub(crate) fn spawn(self, store: &RedisStore) -> Bus {
         let node = fastrand::u64(..);
         let channel = store.channel();
-        self.local_live.store(false, Ordering::Release);
+        self.gate.set_live(false);
         let task = tokio::spawn(self.run(store.clone(), channel.clone(), node));
         Bus { store: store.clone(), channel, node, task }
     }
@@ -76,7 +76,8 @@ where
     }
 
     fn go_dark(&self, reason: &'static str) {
-        self.local_live.store(false, Ordering::Release);
+        self.gate.set_live(false);
+        self.gate.bump_all();
         self.local.invalidate_all();
         self.report(CacheEvent::LocalFlushed { reason });
     }
@@ -92,8 +93,9 @@ where
             match tokio::time::timeout(store.io_timeout() * 4, subscribe).await {
                 Ok(Ok(pubsub)) => {
                     // Whatever was cached before this point may have missed invalidations.
+                    self.gate.bump_all();
                     self.local.invalidate_all();
-                    self.local_live.store(true, Ordering::Release);
+                    self.gate.set_live(true);
                     self.report(CacheEvent::LocalFlushed { reason: "pub/sub subscribed" });
                     let mut messages = pubsub.into_on_message();
                     while let Some(msg) = messages.next().await {
@@ -120,9 +122,11 @@ where
             return;
         }
         if rest == "*" {
+            self.gate.bump_all();
             self.local.invalidate_all();
             self.report(CacheEvent::LocalFlushed { reason: "another node flushed" });
         } else if let Some(key) = rest.strip_prefix('k').and_then(|k| k.parse::<K>().ok()) {
+            self.gate.bump(&key);
             self.local.invalidate(&key);
             self.report(CacheEvent::Invalidated);
         }

@@ -212,6 +212,8 @@ impl<K: CacheKey, V: CacheValue, C: Codec<V>> Inner<K, V, C> {
         loader: L,
         background: bool,
     ) -> Outcome<V> {
+        // Taken before the load: an invalidation during it may mean a newer value exists.
+        let ticket = self.gate.ticket(key);
         let loaded = match loader.load().await {
             Ok(v) => v,
             Err(e) => {
@@ -227,7 +229,8 @@ impl<K: CacheKey, V: CacheValue, C: Codec<V>> Inner<K, V, C> {
         };
         if let Some(ttl) = ttl {
             // Store errors were reported as events; the caller still gets the loaded value.
-            let _ = self.store(key, loaded.clone(), jitter(ttl, self.policy.jitter)).await;
+            let ttl = jitter(ttl, self.policy.jitter);
+            let _ = self.store(key, loaded.clone(), ttl, ticket).await;
         }
         Ok(loaded)
     }

@@ -12,6 +12,11 @@
 //!   local copies are invalidated over Redis pub/sub
 //!   ([`CacheBuilder::two_level`]), and the [`StampedeLock`] that lets one node across
 //!   the cluster load a key.
+//! - A fill of the local level (a remote read or a load) that overlaps an invalidation of
+//!   its key — another node's write, [`Cache::invalidate`], a flush — is not kept: the
+//!   caller gets its answer, the next read goes to the remote store or the loader. An
+//!   invalidation message that overtakes a remote reply therefore cannot leave an old
+//!   value in the local level until its TTL.
 //!
 //! Events (hits, misses, loads, invalidations, errors) are `tracing` events at debug
 //! level (target `platform::cache`), [`CacheEvent`]s for [`Listeners`], and counters
@@ -71,6 +76,7 @@ mod entry;
 mod error;
 mod event;
 mod front;
+mod gate;
 mod jitter;
 mod load;
 mod store;

@@ -2,7 +2,6 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::builder::CacheBuilder;
@@ -10,6 +9,7 @@ use super::codec::Codec;
 use super::entry::Entry;
 use super::event::{CacheEvent, Counters};
 use super::front::{CacheKey, CacheValue};
+use super::gate::LocalGate;
 use super::invalidation::{Bus, Subscriber};
 use super::lock::StampedeLock;
 use super::redis::RedisStore;
@@ -41,7 +41,7 @@ impl<K, V> RedisParts<K, V> {
         self,
         name: &Arc<str>,
         local: Option<&moka::sync::Cache<K, Entry<V>>>,
-        local_live: &Arc<AtomicBool>,
+        gate: &Arc<LocalGate>,
         counters: &Arc<Counters>,
         listeners: &Listeners<CacheEvent>,
     ) -> Result<(Option<StampedeLock>, Option<Bus>), ConfigError>
@@ -67,7 +67,7 @@ impl<K, V> RedisParts<K, V> {
         let subscriber = Subscriber {
             name: name.clone(),
             local: local.clone(),
-            local_live: local_live.clone(),
+            gate: gate.clone(),
             counters: counters.clone(),
             listeners: listeners.clone(),
             reconnect_delay: self.reconnect_delay,
