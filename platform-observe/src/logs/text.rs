@@ -24,11 +24,17 @@ pub(crate) fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
 
 /// Appends the tokens of `text` to `out`, space-separated.
 pub(crate) fn push_tokens(out: &mut String, text: &str) {
-    for t in tokens(text) {
+    for t in text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()) {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(&t);
+        // The same result as `tokens`, without a String per token on the common path
+        // (`str::to_lowercase` is kept for the rest: it has context rules, e.g. final sigma).
+        if t.is_ascii() {
+            out.extend(t.chars().map(|c| c.to_ascii_lowercase()));
+        } else {
+            out.push_str(&t.to_lowercase());
+        }
     }
 }
 
@@ -166,5 +172,30 @@ impl std::str::FromStr for SearchText {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What is indexed must be exactly what a search for the same words looks for.
+    #[test]
+    fn indexed_tokens_are_the_search_tokens() {
+        for text in [
+            "Payment 42 ACCEPTED for customer-7",
+            "ΟΔΟΣ Σοφοκλέους, café — Straße; naïve",
+            "  --mixed  ASCII and ÜNICODE_words__ ",
+            "",
+            "***",
+        ] {
+            let mut indexed = String::new();
+            push_tokens(&mut indexed, text);
+            let searched: Vec<String> = tokens(text).collect();
+            assert_eq!(indexed, searched.join(" "), "for {text:?}");
+        }
+        let mut appended = "first".to_owned();
+        push_tokens(&mut appended, "Second THIRD");
+        assert_eq!(appended, "first second third");
     }
 }

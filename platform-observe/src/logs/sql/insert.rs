@@ -12,13 +12,14 @@ use crate::logs::text::{push_tokens, push_value_tokens};
 /// and full chunks share one cached prepared statement.
 const SQLITE_CHUNK: usize = 256;
 
-/// A record as its columns, plus the text to index.
-pub(super) struct Prepared {
+/// A record as its columns (borrowed from the record where it can be), plus the text to
+/// index.
+pub(super) struct Prepared<'r> {
     time_us: i64,
     level: i32,
-    target: String,
-    service: String,
-    message: String,
+    target: Cow<'r, str>,
+    service: Cow<'r, str>,
+    message: Cow<'r, str>,
     fields: String,
     trace_id: Option<String>,
     span_id: Option<String>,
@@ -26,16 +27,12 @@ pub(super) struct Prepared {
 }
 
 /// PostgreSQL refuses NUL in text; both backends store U+FFFD instead, so they agree.
-fn no_nul(s: &str) -> String {
-    match s.contains('\0') {
-        true => Cow::Owned(s.replace('\0', "\u{fffd}")),
-        false => Cow::Borrowed(s),
-    }
-    .into_owned()
+fn no_nul(s: &str) -> Cow<'_, str> {
+    if s.contains('\0') { Cow::Owned(s.replace('\0', "\u{fffd}")) } else { Cow::Borrowed(s) }
 }
 
-impl From<&LogRecord> for Prepared {
-    fn from(r: &LogRecord) -> Self {
+impl<'r> From<&'r LogRecord> for Prepared<'r> {
+    fn from(r: &'r LogRecord) -> Self {
         let mut body = String::with_capacity(r.message.len() + 32);
         push_tokens(&mut body, &r.message);
         for (k, v) in &r.fields {
@@ -60,33 +57,32 @@ impl From<&LogRecord> for Prepared {
 
 /// SQLite: under the write lock (`BEGIN IMMEDIATE`) the next ids are known, so the rows
 /// and their index entries go in as multi-row `INSERT`s with explicit ids.
-pub(super) async fn sqlite(pool: &SqlitePool, mut rows: Vec<Prepared>) -> Result<(), sqlx::Error> {
+pub(super) async fn sqlite(pool: &SqlitePool, rows: &[Prepared<'_>]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut next_id: i64 = sqlx::query_scalar(schema::SQLITE_MAX_ID).fetch_one(&mut *tx).await?;
-    while !rows.is_empty() {
-        let chunk: Vec<Prepared> = rows.drain(..rows.len().min(SQLITE_CHUNK)).collect();
-        let mut bodies = Vec::with_capacity(chunk.len());
+    for chunk in rows.chunks(SQLITE_CHUNK) {
+        let first_id = next_id + 1;
         let mut main = QueryBuilder::<Sqlite>::new(
             "INSERT INTO platform_logs (id, time_us, level, target, service, message, fields, \
              trace_id, span_id) ",
         );
+        // Text is bound borrowed: SQLite copies it while binding, so nothing is cloned here.
         main.push_values(chunk, |mut b, r| {
             next_id += 1;
-            bodies.push((next_id, r.body));
             b.push_bind(next_id)
                 .push_bind(r.time_us)
                 .push_bind(r.level)
-                .push_bind(r.target)
-                .push_bind(r.service)
-                .push_bind(r.message)
-                .push_bind(r.fields)
-                .push_bind(r.trace_id)
-                .push_bind(r.span_id);
+                .push_bind(r.target.as_ref())
+                .push_bind(r.service.as_ref())
+                .push_bind(r.message.as_ref())
+                .push_bind(r.fields.as_str())
+                .push_bind(r.trace_id.as_deref())
+                .push_bind(r.span_id.as_deref());
         });
         main.build().execute(&mut *tx).await?;
         let mut fts = QueryBuilder::<Sqlite>::new("INSERT INTO platform_logs_fts (rowid, body) ");
-        fts.push_values(bodies, |mut b, (id, body)| {
-            b.push_bind(id).push_bind(body);
+        fts.push_values(chunk.iter().zip(first_id..), |mut b, (r, id)| {
+            b.push_bind(id).push_bind(r.body.as_str());
         });
         fts.build().execute(&mut *tx).await?;
     }
@@ -95,7 +91,7 @@ pub(super) async fn sqlite(pool: &SqlitePool, mut rows: Vec<Prepared>) -> Result
 
 /// PostgreSQL: one `INSERT … SELECT FROM UNNEST(arrays)` for the whole batch; the
 /// statement is atomic on its own.
-pub(super) async fn postgres(pool: &PgPool, rows: Vec<Prepared>) -> Result<(), sqlx::Error> {
+pub(super) async fn postgres(pool: &PgPool, rows: Vec<Prepared<'_>>) -> Result<(), sqlx::Error> {
     let n = rows.len();
     let mut time = Vec::with_capacity(n);
     let mut level = Vec::with_capacity(n);
@@ -109,9 +105,9 @@ pub(super) async fn postgres(pool: &PgPool, rows: Vec<Prepared>) -> Result<(), s
     for r in rows {
         time.push(r.time_us);
         level.push(r.level);
-        target.push(r.target);
-        service.push(r.service);
-        message.push(r.message);
+        target.push(r.target.into_owned());
+        service.push(r.service.into_owned());
+        message.push(r.message.into_owned());
         fields.push(r.fields);
         trace.push(r.trace_id);
         span.push(r.span_id);

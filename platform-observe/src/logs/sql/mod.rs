@@ -135,9 +135,9 @@ impl LogStore for SqlLogStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let rows = batch.iter().map(insert::Prepared::from).collect();
+        let rows: Vec<insert::Prepared<'_>> = batch.iter().map(insert::Prepared::from).collect();
         match &self.store {
-            Store::Sqlite(pool) => insert::sqlite(pool, rows).await,
+            Store::Sqlite(pool) => insert::sqlite(pool, &rows).await,
             Store::Postgres(pool) => insert::postgres(pool, rows).await,
             _ => unreachable!("platform-core stores are SQLite or PostgreSQL"),
         }
@@ -194,5 +194,55 @@ impl LogStore for SqlLogStore {
             );
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use platform_core::store::Migrations;
+
+    use super::*;
+    use crate::logs::SearchText;
+
+    /// A database written under migration 1 (positional FTS5 index, unicode61 tokenizer)
+    /// keeps every record searchable after migration 2 rebuilds the index.
+    #[tokio::test]
+    async fn records_stored_before_the_index_rebuild_are_still_found() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        let v1 = Migrations::new(schema::MIGRATIONS.module(), &schema::MIGRATIONS.steps()[..1]);
+        store.migrate(&v1).await.unwrap();
+        let Store::Sqlite(pool) = &store else { unreachable!("a SQLite URL") };
+        sqlx::query(
+            "INSERT INTO platform_logs (id, time_us, level, target, service, message, fields)
+             VALUES (1, 10, 9, 't', 'orders', 'Payment DECLINED for order', '{\"order_id\":4711}'),
+                    (2, 20, 9, 't', 'orders', 'payment accepted', '{}')",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+
+        let logs = SqlLogStore::new(store.clone()).await.unwrap();
+        let find = |text: &str| {
+            let query =
+                LogQuery { text: Some(SearchText::parse(text).unwrap()), ..LogQuery::default() };
+            let logs = &logs;
+            async move {
+                let page = logs.search(&query).await.unwrap();
+                page.records.iter().map(|e| e.id).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(find("declined").await, vec![1], "case folded");
+        assert_eq!(find("4711").await, vec![1], "field values indexed");
+        assert_eq!(find("order_id").await, vec![1], "field names indexed");
+        assert_eq!(find("pay*").await, vec![2, 1], "prefixes, newest first");
+        // New records go through the Rust tokenizer into the rebuilt index.
+        let mut r = LogRecord::new(LogLevel::Warn, "orders", "t", "Refund ISSUED");
+        r.time = time_of_micros(30);
+        logs.append(&[r]).await.unwrap();
+        assert_eq!(find("issued").await.len(), 1);
+        // Retention still removes index entries with their rows.
+        let policy = RetentionPolicy { max_age: None, max_records: Some(2) };
+        logs.enforce_retention(&policy, SystemTime::now()).await.unwrap();
+        assert_eq!(find("declined").await, Vec::<i64>::new());
     }
 }
