@@ -1,11 +1,11 @@
 //! Centralized logs, in one run:
 //!
-//! * `log_store` — `SqlLogStore::append` of 512-record batches into a SQLite file (one
-//!   transaction, multi-row inserts, FTS5 index); throughput in records/s (target
-//!   ≥ 100 000 records/s);
+//! * `log_store` — `SqlLogStore::append` of 512- and 2048-record batches into a SQLite
+//!   file (one transaction, multi-row inserts, FTS5 index); throughput in records/s
+//!   (target ≥ 100 000 records/s);
 //! * `log_ship` — end to end: 10 000 `tracing` events through `LogShipLayer`, batched by
-//!   the shipping task (on another thread) into the same kind of SQLite store, until
-//!   `flush` returns; records/s;
+//!   the shipping task (on another thread, `batch_size` 512 and 2048) into the same kind
+//!   of SQLite store, until `flush` returns; records/s;
 //! * `log_event` — the cost of one `info!` with two fields inside a request span, on the
 //!   emitting thread: a bare registry (no layer), the `fmt` layer writing to a sink, and
 //!   `LogShipLayer` (the shipping task drains into SQLite on another thread; the timed
@@ -33,6 +33,8 @@ use tracing::Dispatch;
 use tracing_subscriber::layer::SubscriberExt;
 
 const BATCH: usize = 512;
+/// A larger batch, as a deployment shipping into a local SQL store would configure.
+const BIG_BATCH: usize = 2048;
 const SHIPPED: usize = 10_000;
 const BUFFER: usize = 16_384;
 
@@ -64,23 +66,25 @@ fn log_store(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let logs = sqlite_store(&rt, &dir, "store.db");
     let mut g = c.benchmark_group("log_store");
-    g.throughput(Throughput::Elements(BATCH as u64));
     // Each batch is stamped when it is built, as shipped logs are: times increase, so the
     // time indexes grow at their end. (Re-inserting one batch with fixed times would
     // scatter writes over the indexes and measure a case logs do not have.)
-    g.bench_function("sqlite_append_512", |b| {
-        b.iter_batched(
-            || (0..BATCH).map(record).collect::<Vec<_>>(),
-            |batch| rt.block_on(logs.append(black_box(&batch))).unwrap(),
-            BatchSize::SmallInput,
-        );
-    });
+    for size in [BATCH, BIG_BATCH] {
+        g.throughput(Throughput::Elements(size as u64));
+        g.bench_function(format!("sqlite_append_{size}"), |b| {
+            b.iter_batched(
+                || (0..size).map(record).collect::<Vec<_>>(),
+                |batch| rt.block_on(logs.append(black_box(&batch))).unwrap(),
+                BatchSize::SmallInput,
+            );
+        });
+    }
     g.finish();
 }
 
 /// A shipper for `service` with its layer installed in a bare registry.
-fn shipper(service: &str) -> (LogShipper, Dispatch) {
-    let cfg = LogShipConfig { buffer: BUFFER, batch_size: BATCH, ..LogShipConfig::new(service) };
+fn shipper(service: &str, batch_size: usize) -> (LogShipper, Dispatch) {
+    let cfg = LogShipConfig { buffer: BUFFER, batch_size, ..LogShipConfig::new(service) };
     let shipper = LogShipper::new(cfg).unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(shipper.layer()));
     (shipper, dispatch)
@@ -92,22 +96,24 @@ fn emit(i: usize) {
 
 fn log_ship(c: &mut Criterion) {
     let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let logs = sqlite_store(&rt, &dir, "ship.db");
-    let (shipper, dispatch) = shipper("orders");
-    shipper.start_on(rt.handle(), Arc::new(logs)).unwrap();
     let mut g = c.benchmark_group("log_ship");
     g.throughput(Throughput::Elements(SHIPPED as u64));
-    g.bench_function("events_to_sqlite_10k", |b| {
-        b.iter(|| {
-            tracing::dispatcher::with_default(&dispatch, || (0..SHIPPED).for_each(emit));
-            rt.block_on(shipper.flush()).unwrap();
+    for size in [BATCH, BIG_BATCH] {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = sqlite_store(&rt, &dir, "ship.db");
+        let (shipper, dispatch) = shipper("orders", size);
+        shipper.start_on(rt.handle(), Arc::new(logs)).unwrap();
+        g.bench_function(format!("events_to_sqlite_10k_batch_{size}"), |b| {
+            b.iter(|| {
+                tracing::dispatcher::with_default(&dispatch, || (0..SHIPPED).for_each(emit));
+                rt.block_on(shipper.flush()).unwrap();
+            });
         });
-    });
+        let stats = shipper.stats();
+        eprintln!("log_ship (batch {size}): {stats:?}");
+        assert_eq!(stats.dropped(), 0, "the end-to-end bench must not drop records");
+    }
     g.finish();
-    let stats = shipper.stats();
-    eprintln!("log_ship: {stats:?}");
-    assert_eq!(stats.dropped(), 0, "the end-to-end bench must not drop records");
 }
 
 /// One request-shaped event: inside a span carrying a trace id, two fields.
@@ -146,7 +152,7 @@ fn log_event(c: &mut Criterion) {
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let logs = sqlite_store(&rt, &dir, "event.db");
-    let (shipper, ship) = shipper("orders");
+    let (shipper, ship) = shipper("orders", BATCH);
     shipper.start_on(rt.handle(), Arc::new(logs)).unwrap();
     let mut flush = || rt.block_on(shipper.flush()).unwrap();
     g.bench_function("log_ship_layer", |b| b.iter_custom(|n| event_in_span(&ship, n, &mut flush)));
