@@ -15,6 +15,7 @@ use futures_util::FutureExt;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use platform_core::BoxError;
+use platform_core::resilience::TimeoutLayer;
 use platform_observe::metrics::MetricsLayer;
 use platform_observe::trace::{ServerTraceLayer, TraceContext};
 use tower::ServiceExt;
@@ -27,7 +28,7 @@ pub use builder::GatewayBuilder;
 use crate::BoxFuture;
 use crate::body::{self, Body};
 use crate::error::{GatewayError, error_response, json_error};
-use crate::proxy::{ClientInfo, ProxyConfig, admit};
+use crate::proxy::{ClientInfo, GrpcCall, ProxyConfig, admit, grpc_answer};
 use crate::route::predicate::RequestView;
 use crate::route::stack::{CompileContext, RouteName, compile};
 use crate::route::table::CompiledRoute;
@@ -245,12 +246,71 @@ impl Service<Request<Body>> for Handler {
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
+async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
     let record = req.extensions().get::<AccessRecord>().cloned();
-    let res = route(shared, req, record.as_ref()).await;
-    match record {
+    let grpc = GrpcCall::of(req.headers());
+    let res = match grpc {
+        Some(call) => {
+            req.extensions_mut().insert(call);
+            match call.timeout {
+                Some(timeout) => within(timeout, shared, req, record.clone()).await,
+                None => route(shared, req, record.as_ref()).await,
+            }
+        }
+        None => route(shared, req, record.as_ref()).await,
+    };
+    let res = match record {
         Some(r) => r.finish(res),
         None => res,
+    };
+    match grpc {
+        Some(call) => grpc_answer(call, res).await,
+        None => res,
+    }
+}
+
+/// Serves a gRPC call within its `grpc-timeout`, published as the [`Deadline`] that
+/// route timeouts tighten and the upstream's `grpc-timeout` is taken from.
+///
+/// [`Deadline`]: platform_core::resilience::Deadline
+async fn within(
+    timeout: std::time::Duration,
+    shared: Arc<Shared>,
+    req: Request<Body>,
+    record: Option<AccessRecord>,
+) -> Response<Body> {
+    let trace = req.extensions().get::<TraceContext>().map(|c| c.trace_id.to_string());
+    let serve = Routing { shared, record };
+    // A zero timeout is already over: the smallest one runs out at once.
+    let timeout = timeout.max(std::time::Duration::from_nanos(1));
+    // `Routing` is always ready; calling it directly keeps the request type out of the
+    // future (whose `Send` bound the compiler cannot prove through `Oneshot`).
+    let call = TimeoutLayer::new(timeout).layer(serve).call(req);
+    match call.await {
+        Ok(res) => res,
+        Err(e) => error_response(&*e, trace),
+    }
+}
+
+/// [`route`] as a service, for the layers wrapped around it per request.
+#[derive(Clone)]
+struct Routing {
+    shared: Arc<Shared>,
+    record: Option<AccessRecord>,
+}
+
+impl Service<Request<Body>> for Routing {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(route(this.shared, req, this.record.as_ref()).await) })
     }
 }
 
