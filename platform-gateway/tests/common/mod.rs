@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+#[cfg(feature = "tls")]
+pub mod pki;
+
 /// An upstream that answers with what it received, as JSON:
 /// `{"upstream", "method", "uri", "version", "headers": [[name, value]...], "body_len"}`.
 ///
@@ -30,15 +33,21 @@ pub async fn echo_upstream(name: &'static str) -> SocketAddr {
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| echo(name, req));
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await;
-            });
+            tokio::spawn(serve_echo(name, stream));
         }
     });
     addr
+}
+
+/// Serves the echo upstream on one connection (HTTP/1.1 with upgrades, or HTTP/2).
+pub async fn serve_echo<I>(name: &'static str, io: I)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| echo(name, req));
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .await;
 }
 
 fn query_param(req: &Request<Incoming>, key: &str) -> Option<String> {
