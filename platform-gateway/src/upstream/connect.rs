@@ -70,9 +70,9 @@ impl Service<Uri> for Connector {
 pub(crate) enum Conn {
     /// Plain TCP.
     Plain(TokioIo<TcpStream>),
-    /// TLS over TCP.
+    /// TLS over TCP (boxed: the TLS state is a kilobyte, plain connections stay small).
     #[cfg(feature = "tls")]
-    Tls(TokioIo<tokio_rustls::client::TlsStream<TcpStream>>),
+    Tls(Box<TokioIo<tokio_rustls::client::TlsStream<TcpStream>>>),
 }
 
 impl Connection for Conn {
@@ -103,7 +103,7 @@ macro_rules! each {
             }
             #[cfg(feature = "tls")]
             Conn::Tls(io) => {
-                let $io = Pin::new(io);
+                let $io = Pin::new(&mut **io);
                 $body
             }
         }

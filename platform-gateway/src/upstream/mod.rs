@@ -281,7 +281,7 @@ pub(crate) enum Transport {
     Plain,
     /// TLS, with the upstream's trust roots, client certificate and server name.
     #[cfg(feature = "tls")]
-    Tls(tls::UpstreamTls),
+    Tls(Box<tls::UpstreamTls>),
 }
 
 impl Transport {
@@ -293,7 +293,7 @@ impl Transport {
         #[cfg(feature = "tls")]
         {
             let tls = config.tls.clone().unwrap_or_default();
-            Ok(Self::Tls(tls::UpstreamTls::load(name, &tls)?))
+            Ok(Self::Tls(Box::new(tls::UpstreamTls::load(name, &tls)?)))
         }
         #[cfg(not(feature = "tls"))]
         {

@@ -115,7 +115,7 @@ impl TlsConnect {
         let connect = async {
             let tcp = tcp.await?.into_inner();
             let stream = self.connector.connect(name, tcp).await.map_err(TlsHandshakeError)?;
-            Ok::<_, BoxError>(Conn::Tls(TokioIo::new(stream)))
+            Ok::<_, BoxError>(Conn::Tls(Box::new(TokioIo::new(stream))))
         };
         match tokio::time::timeout(self.timeout, connect).await {
             Ok(conn) => conn,
