@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -18,6 +19,7 @@ use platform_core::BoxError;
 use platform_core::resilience::TimeoutLayer;
 use platform_observe::metrics::MetricsLayer;
 use platform_observe::trace::{ServerTraceLayer, TraceContext};
+use tokio::time::Instant;
 use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -249,16 +251,10 @@ impl Service<Request<Body>> for Handler {
 async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
     let record = req.extensions().get::<AccessRecord>().cloned();
     let grpc = GrpcCall::of(req.headers());
-    let res = match grpc {
-        Some(call) => {
-            req.extensions_mut().insert(call);
-            match call.timeout {
-                Some(timeout) => within(timeout, shared, req, record.clone()).await,
-                None => route(shared, req, record.as_ref()).await,
-            }
-        }
-        None => route(shared, req, record.as_ref()).await,
-    };
+    if let Some(call) = grpc {
+        req.extensions_mut().insert(call);
+    }
+    let res = route(shared, req, record.as_ref()).await;
     let res = match record {
         Some(r) => r.finish(res),
         None => res,
@@ -266,51 +262,6 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
     match grpc {
         Some(call) => grpc_answer(call, res).await,
         None => res,
-    }
-}
-
-/// Serves a gRPC call within its `grpc-timeout`, published as the [`Deadline`] that
-/// route timeouts tighten and the upstream's `grpc-timeout` is taken from.
-///
-/// [`Deadline`]: platform_core::resilience::Deadline
-async fn within(
-    timeout: std::time::Duration,
-    shared: Arc<Shared>,
-    req: Request<Body>,
-    record: Option<AccessRecord>,
-) -> Response<Body> {
-    let trace = req.extensions().get::<TraceContext>().map(|c| c.trace_id.to_string());
-    let serve = Routing { shared, record };
-    // A zero timeout is already over: the smallest one runs out at once.
-    let timeout = timeout.max(std::time::Duration::from_nanos(1));
-    // `Routing` is always ready; calling it directly keeps the request type out of the
-    // future (whose `Send` bound the compiler cannot prove through `Oneshot`).
-    let call = TimeoutLayer::new(timeout).layer(serve).call(req);
-    match call.await {
-        Ok(res) => res,
-        Err(e) => error_response(&*e, trace),
-    }
-}
-
-/// [`route`] as a service, for the layers wrapped around it per request.
-#[derive(Clone)]
-struct Routing {
-    shared: Arc<Shared>,
-    record: Option<AccessRecord>,
-}
-
-impl Service<Request<Body>> for Routing {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { Ok(route(this.shared, req, this.record.as_ref()).await) })
     }
 }
 
@@ -361,10 +312,22 @@ async fn route(
     req.extensions_mut().insert(ingress);
     req.extensions_mut().insert(captures);
     req.extensions_mut().insert(MatchedRoute(id.clone()));
+    let deadline = req.extensions().get::<GrpcCall>().and_then(|c| c.deadline);
     let mut service = service;
     let result = match std::future::poll_fn(|cx| service.poll_ready(cx)).await {
-        Ok(()) => service.call(req).await,
         Err(e) => Err(e),
+        Ok(()) => match deadline {
+            // A gRPC call's `grpc-timeout`, counted from its arrival, is the deadline
+            // inner layers see (route timeouts tighten it) and the upstream is told.
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                let timeout = TimeoutLayer::new(left.max(Duration::from_nanos(1)));
+                // Called at once (the route is ready), so only the future is awaited.
+                let call = timeout.layer(service).call(req);
+                call.await
+            }
+            None => service.call(req).await,
+        },
     };
     match result {
         Ok(res) => res,
