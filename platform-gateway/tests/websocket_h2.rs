@@ -262,13 +262,7 @@ async fn http1_websockets_keep_their_own_key() {
         "GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
     );
     stream.write_all(head.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut byte = [0u8; 1];
-    while !got.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).await.unwrap();
-        got.push(byte[0]);
-    }
-    let got = String::from_utf8(got).unwrap().to_ascii_lowercase();
+    let got = common::read_head(&mut stream).await;
     assert!(got.starts_with("http/1.1 101"), "{got}");
     assert!(
         got.contains(

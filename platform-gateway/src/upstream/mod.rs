@@ -10,6 +10,12 @@
 //! from. Each endpoint is reached through the upstream's pooled hyper client, with
 //! connect, response and body-idle timeouts, a client trace span that propagates
 //! `traceparent`, and hop-by-hop headers removed from the response.
+//!
+//! Endpoints written `https://` (or any endpoint of an upstream with a
+//! [`tls`](UpstreamConfig::tls) table) are reached over TLS (feature `tls`): rustls
+//! with the ring provider, Mozilla's roots and an optional CA file, SNI from the
+//! endpoint or a configured server name, an optional client certificate, and ALPN
+//! choosing HTTP/2 or HTTP/1.1 ([`UpstreamProtocol`]).
 
 mod attempts;
 mod backend;

@@ -238,15 +238,20 @@ pub async fn open_tunnel(addr: SocketAddr) -> (TcpStream, String) {
         )
         .await
         .unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    (stream, head)
+}
+
+/// Reads a response head byte by byte (nothing after it), lower-cased.
+pub async fn read_head(stream: &mut TcpStream) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         stream.read_exact(&mut byte).await.unwrap();
         head.push(byte[0]);
     }
-    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
-    assert!(head.starts_with("http/1.1 101"), "{head}");
-    (stream, head)
+    String::from_utf8(head).unwrap().to_ascii_lowercase()
 }
 
 /// Sends `msg` over an upgraded echo connection and checks it comes back.
