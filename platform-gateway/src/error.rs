@@ -38,6 +38,18 @@ pub enum ProxyError {
         #[source]
         source: platform_core::BoxError,
     },
+    /// The TLS handshake with an `https` endpoint failed (a certificate not trusted or
+    /// not for this name, a client certificate refused, no common protocol). 502.
+    #[error("TLS with {endpoint} of upstream `{upstream}` failed: {source}")]
+    Tls {
+        /// The upstream.
+        upstream: Arc<str>,
+        /// The endpoint (`host:port`).
+        endpoint: Arc<str>,
+        /// The handshake error.
+        #[source]
+        source: platform_core::BoxError,
+    },
     /// The TCP connection to the endpoint was not established in time. 504.
     #[error("connecting to {endpoint} of upstream `{upstream}` timed out after {after:?}")]
     ConnectTimeout {
@@ -74,6 +86,15 @@ pub enum ProxyError {
         /// The idle timeout.
         after: Duration,
     },
+    /// A WebSocket over HTTP/2 (extended CONNECT) for an upstream that speaks only
+    /// HTTP/2: the gateway turns those into HTTP/1.1 upgrades. 501.
+    #[error(
+        "upstream `{upstream}` speaks HTTP/2 only; WebSockets over HTTP/2 are forwarded to HTTP/1.1 upstreams (protocol `auto` or `http1`)"
+    )]
+    UpgradeUnsupported {
+        /// The upstream.
+        upstream: Arc<str>,
+    },
     /// The exchange with the endpoint failed otherwise (reset, protocol error). 502.
     #[error("request to {endpoint} of upstream `{upstream}` failed: {source}")]
     Upstream {
@@ -92,7 +113,10 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NoEndpoint { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Connect { .. } | Self::Upstream { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpgradeUnsupported { .. } => StatusCode::NOT_IMPLEMENTED,
+            Self::Connect { .. } | Self::Tls { .. } | Self::Upstream { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
             Self::ConnectTimeout { .. }
             | Self::ResponseTimeout { .. }
             | Self::IdleTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -103,7 +127,9 @@ impl ProxyError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::NoEndpoint { .. } => "no_endpoint",
+            Self::UpgradeUnsupported { .. } => "upgrade_unsupported",
             Self::Connect { .. } => "upstream_connect_failed",
+            Self::Tls { .. } => "upstream_tls_failed",
             Self::ConnectTimeout { .. } => "upstream_connect_timeout",
             Self::ResponseTimeout { .. } => "upstream_timeout",
             Self::IdleTimeout { .. } => "upstream_idle_timeout",

@@ -13,7 +13,9 @@
 //! * [`balance`] — PeakEwma p2c (default), round robin, weighted, consistent hashing
 //!   with bounded load;
 //! * [`Gateway`] — all of it as one tower service; [`Server`] serves it (HTTP/1.1 and
-//!   h2c, header-read timeout, upgrades) and drains it on [`Shutdown`];
+//!   h2c, header-read timeout, upgrades, WebSockets over HTTP/2) and drains it on
+//!   [`Shutdown`]; gRPC calls keep their trailers and deadlines and get the gateway's
+//!   own errors as gRPC statuses;
 //! * [`view`] — what operators see: routes, upstreams with endpoints and ejections, and
 //!   explanations of how a request would be routed;
 //! * `config` (feature `config`) — the declarative TOML configuration;
@@ -66,7 +68,7 @@
 //! | `cors` (default) | the per-route CORS filter (tower-http's `CorsLayer`) |
 //! | `reload` | `reload::LiveConfig`: hot reload from the file or a remote source |
 //! | `admin` | `admin::Admin`: the admin listener (metrics, health, routes, upstreams, config, explain) |
-//! | `tls` | HTTPS on the listener with rustls (ring provider): `ServerTls`, `[tls]` in the config |
+//! | `tls` | rustls (ring provider): HTTPS on the listener (`ServerTls`, `[tls]` in the config) and `https://` upstreams (`[upstreams.NAME.tls]`) |
 //! | `auth` | `RouteBuilder::authenticate`: platform-auth's `AuthenticateLayer` on a route; canary cohorts keyed by its `Principal` |
 //! | `canary` (default) | `canary`: canary rollouts with the in-memory state store |
 //! | `canary-sql` | `canary::SqlRolloutStore`: rollout state in SQLite or PostgreSQL |

@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -15,8 +16,10 @@ use futures_util::FutureExt;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use platform_core::BoxError;
+use platform_core::resilience::TimeoutLayer;
 use platform_observe::metrics::MetricsLayer;
 use platform_observe::trace::{ServerTraceLayer, TraceContext};
+use tokio::time::Instant;
 use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -27,7 +30,7 @@ pub use builder::GatewayBuilder;
 use crate::BoxFuture;
 use crate::body::{self, Body};
 use crate::error::{GatewayError, error_response, json_error};
-use crate::proxy::{ClientInfo, ProxyConfig, admit};
+use crate::proxy::{ClientInfo, GrpcCall, ProxyConfig, admit, grpc_answer};
 use crate::route::predicate::RequestView;
 use crate::route::stack::{CompileContext, RouteName, compile};
 use crate::route::table::CompiledRoute;
@@ -245,11 +248,19 @@ impl Service<Request<Body>> for Handler {
     }
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
+async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
     let record = req.extensions().get::<AccessRecord>().cloned();
+    let grpc = GrpcCall::of(req.headers());
+    if let Some(call) = grpc {
+        req.extensions_mut().insert(call);
+    }
     let res = route(shared, req, record.as_ref()).await;
-    match record {
+    let res = match record {
         Some(r) => r.finish(res),
+        None => res,
+    };
+    match grpc {
+        Some(call) => grpc_answer(call, res).await,
         None => res,
     }
 }
@@ -301,10 +312,22 @@ async fn route(
     req.extensions_mut().insert(ingress);
     req.extensions_mut().insert(captures);
     req.extensions_mut().insert(MatchedRoute(id.clone()));
+    let deadline = req.extensions().get::<GrpcCall>().and_then(|c| c.deadline);
     let mut service = service;
     let result = match std::future::poll_fn(|cx| service.poll_ready(cx)).await {
-        Ok(()) => service.call(req).await,
         Err(e) => Err(e),
+        Ok(()) => match deadline {
+            // A gRPC call's `grpc-timeout`, counted from its arrival, is the deadline
+            // inner layers see (route timeouts tighten it) and the upstream is told.
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                let timeout = TimeoutLayer::new(left.max(Duration::from_nanos(1)));
+                // Called at once (the route is ready), so only the future is awaited.
+                let call = timeout.layer(service).call(req);
+                call.await
+            }
+            None => service.call(req).await,
+        },
     };
     match result {
         Ok(res) => res,

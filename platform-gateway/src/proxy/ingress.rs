@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use http::uri::{PathAndQuery, Uri};
-use http::{HeaderValue, Request, StatusCode, Version, header};
+use http::{HeaderValue, Method, Request, StatusCode, Version, header};
 
 use super::hop::Stripped;
 use super::{ClientInfo, ProxyConfig, forwarded, strip_hop_by_hop};
@@ -18,6 +18,9 @@ pub(crate) struct Ingress {
     pub(crate) match_host: String,
     /// What hop-by-hop stripping found.
     pub(crate) hop: Stripped,
+    /// The request was an HTTP/2 extended CONNECT (RFC 8441), now a `GET` asking to
+    /// upgrade to `hop.upgrade`; its `2xx` answer stands for the `101`.
+    pub(crate) extended_connect: bool,
 }
 
 /// A request refused before routing.
@@ -90,7 +93,8 @@ pub(crate) fn admit<B>(
         ));
     }
     normalize_path(cfg, req)?;
-    let hop = strip_hop_by_hop(req.headers_mut());
+    let mut hop = strip_hop_by_hop(req.headers_mut());
+    let extended_connect = extended_connect(req, &mut hop);
     let host = req
         .headers()
         .get(header::HOST)
@@ -105,7 +109,24 @@ pub(crate) fn admit<B>(
     req.extensions_mut().insert(client);
     // For platform-core's `ClientIpKey` and other extractors keyed on the address.
     req.extensions_mut().insert(SocketAddr::new(client.addr, peer.port()));
-    Ok(Ingress { host, match_host, hop })
+    Ok(Ingress { host, match_host, hop, extended_connect })
+}
+
+/// Sees an HTTP/2 extended CONNECT (`:protocol`, RFC 8441) as the HTTP/1.1 request it
+/// stands for: a `GET` of its path asking to upgrade to the protocol.
+fn extended_connect<B>(req: &mut Request<B>, hop: &mut Stripped) -> bool {
+    if req.method() != Method::CONNECT {
+        return false;
+    }
+    let Some(protocol) = req.extensions_mut().remove::<hyper::ext::Protocol>() else {
+        return false;
+    };
+    let Ok(protocol) = HeaderValue::from_bytes(protocol.as_str().as_bytes()) else {
+        return false;
+    };
+    *req.method_mut() = Method::GET;
+    hop.upgrade = Some(protocol);
+    true
 }
 
 /// Host without port, lower case, without a trailing dot.

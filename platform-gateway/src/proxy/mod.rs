@@ -10,14 +10,18 @@
 //!    read from the raw head, since hyper hides the conflict);
 //! 4. normalizes the path once ([`PathPolicy`]; 400 for what it refuses) — the form
 //!    routes match and upstreams receive;
-//! 5. removes hop-by-hop headers ([`strip_hop_by_hop`]), remembering an `Upgrade`;
+//! 5. removes hop-by-hop headers ([`strip_hop_by_hop`]), remembering an `Upgrade`; an
+//!    HTTP/2 extended CONNECT (RFC 8441, a WebSocket over HTTP/2) is seen as the `GET`
+//!    with `Upgrade` it stands for, so the same routes match it;
 //! 6. derives the client address through trusted proxies and sets `X-Forwarded-For`,
 //!    `X-Forwarded-Proto`, `X-Forwarded-Host` and `Forwarded` ([`ForwardedConfig`]).
 //!
 //! Responses lose their hop-by-hop headers too; bodies stream both ways; a body over
-//! the route's limit is refused with 413.
+//! the route's limit is refused with 413. gRPC calls get their `grpc-timeout` as a
+//! deadline and the gateway's own errors as gRPC statuses (see [`grpc_code`]).
 
 mod forwarded;
+mod grpc;
 mod hop;
 mod ingress;
 mod normalize;
@@ -26,6 +30,10 @@ use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 pub use forwarded::{Cidr, ClientInfo, ForwardedConfig};
+pub use grpc::grpc_code;
+pub(crate) use grpc::{
+    FromUpstream, GRPC_TIMEOUT, GrpcCall, answer as grpc_answer, timeout_value as grpc_timeout,
+};
 pub(crate) use hop::set_upgrade;
 pub use hop::{HOP_BY_HOP, Stripped, strip_hop_by_hop};
 pub(crate) use ingress::{Ingress, admit};

@@ -122,7 +122,9 @@ impl Server {
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX))
             .max_concurrent_streams(config.max_concurrent_streams)
-            .keep_alive_interval(config.http2_keep_alive_interval);
+            .keep_alive_interval(config.http2_keep_alive_interval)
+            // RFC 8441: WebSockets over HTTP/2 arrive as extended CONNECT requests.
+            .enable_connect_protocol();
         let builder = if config.http2 { builder } else { builder.http1_only() };
         Self {
             gateway,

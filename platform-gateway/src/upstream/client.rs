@@ -16,7 +16,8 @@ use platform_core::registry::health::Outlier;
 use platform_observe::trace::ClientTrace;
 use tower_service::Service;
 
-use super::{UpstreamConfig, UpstreamProtocol};
+use super::connect::{Connector, TlsHandshakeError};
+use super::{Transport, UpstreamConfig, UpstreamProtocol};
 use crate::BoxFuture;
 use crate::body::Body;
 use crate::error::{ProxyError, chain, is_body_too_large};
@@ -25,25 +26,56 @@ use crate::error::{ProxyError, chain, is_body_too_large};
 /// reporting, then the pooled client with its timeouts.
 pub(crate) type EndpointService = ClientTrace<Outlier<EndpointClient, EndpointClassifier>>;
 
-/// The pooled hyper client shared by an upstream's endpoints.
-pub(crate) fn pooled_client(config: &UpstreamConfig) -> Client<HttpConnector, Body> {
-    let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(config.connect_timeout));
-    connector.set_nodelay(true);
-    connector.enforce_http(true);
+/// The pooled hyper clients of an upstream, shared by its endpoints.
+#[derive(Clone)]
+pub(crate) struct Clients {
+    main: Client<Connector, Body>,
+    /// For upgrade requests when `main` may settle on HTTP/2 (`auto` over TLS):
+    /// upgrades need HTTP/1.1.
+    upgrade: Option<Client<Connector, Body>>,
+}
+
+impl Clients {
+    /// The clients for `config`, reaching endpoints over `transport`.
+    pub(crate) fn new(config: &UpstreamConfig, transport: &Transport) -> Self {
+        let protocol = config.protocol;
+        let main = pooled(config, connector(config, transport, protocol.alpn()));
+        let upgrade = (transport.is_tls() && protocol == UpstreamProtocol::Auto)
+            .then(|| pooled(config, connector(config, transport, UpstreamProtocol::Http1.alpn())));
+        Self { main, upgrade }
+    }
+}
+
+fn connector(
+    config: &UpstreamConfig,
+    transport: &Transport,
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))] alpn: &[&[u8]],
+) -> Connector {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(config.connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(true);
+    match transport {
+        Transport::Plain => Connector::plain(http),
+        #[cfg(feature = "tls")]
+        Transport::Tls(tls) => Connector::tls(http, tls.connect(alpn, config.connect_timeout)),
+    }
+}
+
+fn pooled(config: &UpstreamConfig, connector: Connector) -> Client<Connector, Body> {
     Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .pool_idle_timeout(config.pool_idle_timeout)
         .pool_max_idle_per_host(config.pool_max_idle_per_host)
-        .http2_only(config.protocol == UpstreamProtocol::H2c)
+        .http2_only(config.protocol.http2_only())
         .build(connector)
 }
 
 /// Sends one request to one endpoint, with the response timeout, and names failures.
 #[derive(Clone)]
 pub(crate) struct EndpointClient {
-    client: Client<HttpConnector, Body>,
+    clients: Clients,
     upstream: Arc<str>,
     endpoint: Arc<str>,
     connect_timeout: Duration,
@@ -52,13 +84,13 @@ pub(crate) struct EndpointClient {
 
 impl EndpointClient {
     pub(crate) fn new(
-        client: Client<HttpConnector, Body>,
+        clients: Clients,
         upstream: Arc<str>,
         endpoint: Arc<str>,
         config: &UpstreamConfig,
     ) -> Self {
         Self {
-            client,
+            clients,
             upstream,
             endpoint,
             connect_timeout: config.connect_timeout,
@@ -69,6 +101,11 @@ impl EndpointClient {
     fn name_error(&self, err: hyper_util::client::legacy::Error) -> ProxyError {
         let (upstream, endpoint) = (self.upstream.clone(), self.endpoint.clone());
         if err.is_connect() {
+            // The handshake's own words ("invalid peer certificate: UnknownIssuer"), not
+            // the client's wrapper ("client error (Connect)").
+            if let Some(tls) = chain(&err).find_map(|e| e.downcast_ref::<TlsHandshakeError>()) {
+                return ProxyError::Tls { upstream, endpoint, source: tls.to_string().into() };
+            }
             let timed_out = chain(&err).any(|e| {
                 e.downcast_ref::<std::io::Error>()
                     .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
@@ -109,7 +146,11 @@ impl Service<Request<Body>> for EndpointClient {
         let this = self.clone();
         Box::pin(async move {
             let after = this.response_timeout;
-            match tokio::time::timeout(after, this.client.request(req)).await {
+            let client = match &this.clients.upgrade {
+                Some(h1) if req.headers().contains_key(http::header::UPGRADE) => h1,
+                _ => &this.clients.main,
+            };
+            match tokio::time::timeout(after, client.request(req)).await {
                 Ok(Ok(res)) => Ok(res),
                 Ok(Err(e)) => Err(this.name_error(e)),
                 Err(_) => Err(ProxyError::ResponseTimeout {

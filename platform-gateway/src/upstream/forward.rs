@@ -2,21 +2,24 @@
 
 use std::sync::Arc;
 
-use http::uri::{PathAndQuery, Scheme, Uri};
+use http::uri::{PathAndQuery, Uri};
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
-use hyper_util::rt::TokioIo;
 use platform_core::BoxError;
+use platform_core::resilience::Deadline;
 use tokio::time::Instant;
 use tower_service::Service;
 
 use super::client::client_caused;
 use super::idle::IdleTimeout;
-use super::{Attempts, Upstream, UpstreamProtocol};
+use super::{Attempts, Upstream, upgrade};
 use crate::balance::{BalancePolicy, HashKey, hash_key};
 use crate::body::{self, Body};
 use crate::error::ProxyError;
 use crate::gateway::AccessRecord;
-use crate::proxy::{ClientInfo, HostPolicy, Ingress, set_upgrade, strip_hop_by_hop};
+use crate::proxy::{
+    ClientInfo, FromUpstream, GRPC_TIMEOUT, GrpcCall, HostPolicy, Ingress, grpc_timeout,
+    set_upgrade, strip_hop_by_hop,
+};
 use crate::route::predicate::cookie_values;
 
 impl Upstream {
@@ -72,14 +75,12 @@ impl Upstream {
         let pq =
             req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         *req.uri_mut() = Uri::builder()
-            .scheme(Scheme::HTTP)
+            .scheme(inner.scheme.clone())
             .authority(endpoint.authority().clone())
             .path_and_query(pq)
             .build()?;
-        *req.version_mut() = match inner.config.protocol {
-            UpstreamProtocol::Http1 => Version::HTTP_11,
-            UpstreamProtocol::H2c => Version::HTTP_2,
-        };
+        let http2_only = inner.config.protocol.http2_only();
+        *req.version_mut() = if http2_only { Version::HTTP_2 } else { Version::HTTP_11 };
         match host {
             HostPolicy::Preserve => {
                 if let Some(h) = ingress.as_ref().and_then(|i| i.host.clone()) {
@@ -94,14 +95,28 @@ impl Upstream {
                 req.headers_mut().insert(header::HOST, v.clone());
             }
         }
+        let extended_connect = ingress.as_ref().is_some_and(|i| i.extended_connect);
         let hop = ingress.map(|i| i.hop).unwrap_or_default();
         if hop.te_trailers {
             req.headers_mut().insert(header::TE, HeaderValue::from_static("trailers"));
         }
+        let grpc = req.extensions().get::<GrpcCall>().is_some();
+        if grpc && let Some(deadline) = Deadline::current() {
+            // The tighter of the client's deadline and the route's timeout, less the
+            // time already spent, so the upstream gives up when the gateway does.
+            req.headers_mut().insert(GRPC_TIMEOUT, grpc_timeout(deadline.remaining()));
+        }
+        let mut websocket_key = None;
         let client_upgrade = match hop.upgrade {
-            Some(protocol) if inner.config.protocol == UpstreamProtocol::Http1 => {
+            Some(protocol) if !http2_only => {
+                if extended_connect && protocol.as_bytes().eq_ignore_ascii_case(b"websocket") {
+                    websocket_key = Some(upgrade::websocket_key(req.headers_mut()));
+                }
                 set_upgrade(req.headers_mut(), protocol);
                 Some(hyper::upgrade::on(&mut req))
+            }
+            Some(_) if extended_connect => {
+                return Err(ProxyError::UpgradeUnsupported { upstream: inner.name.clone() }.into());
             }
             _ => None,
         };
@@ -127,42 +142,36 @@ impl Upstream {
             Err(_) => {}
         }
         let mut res = result?;
+        let (upstream, address): (Arc<str>, Arc<str>) =
+            (inner.name.clone(), endpoint.authority().as_str().into());
 
         if res.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some(client_side) = client_upgrade
         {
-            let protocol = res.headers().get(header::UPGRADE).cloned();
             let upstream_side = hyper::upgrade::on(&mut res);
-            strip_hop_by_hop(res.headers_mut());
-            if let Some(p) = protocol {
-                set_upgrade(res.headers_mut(), p);
-            }
-            tokio::spawn(tunnel(client_side, upstream_side, inner.name.clone()));
-            return Ok(res.map(|_| body::empty()));
+            let res = upgrade::emptied(res);
+            let res = if extended_connect {
+                upgrade::accept_extended_connect(res, websocket_key.as_ref(), &upstream, &address)?
+            } else {
+                let protocol = res.headers().get(header::UPGRADE).cloned();
+                let mut res = res;
+                strip_hop_by_hop(res.headers_mut());
+                if let Some(p) = protocol {
+                    set_upgrade(res.headers_mut(), p);
+                }
+                res
+            };
+            tokio::spawn(upgrade::tunnel(client_side, upstream_side, upstream));
+            return Ok(res);
+        }
+        if extended_connect && res.status().is_success() {
+            return Err(upgrade::not_switched(&upstream, &address, res.status()).into());
         }
         strip_hop_by_hop(res.headers_mut());
+        if grpc {
+            res.extensions_mut().insert(FromUpstream);
+        }
         let after = inner.config.idle_timeout;
-        let (upstream, address): (Arc<str>, Arc<str>) =
-            (inner.name.clone(), endpoint.authority().as_str().into());
         Ok(res.map(|b| body::boxed(IdleTimeout::new(b, after, upstream, address))))
-    }
-}
-
-/// Copies bytes both ways between the upgraded client and upstream connections.
-async fn tunnel(
-    client: hyper::upgrade::OnUpgrade,
-    upstream: hyper::upgrade::OnUpgrade,
-    name: Arc<str>,
-) {
-    match tokio::try_join!(client, upstream) {
-        Ok((client, upstream)) => {
-            let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
-            if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-                tracing::debug!(target: "platform::gateway", upstream = %name, error = %e, "upgraded connection ended with an error");
-            }
-        }
-        Err(e) => {
-            tracing::debug!(target: "platform::gateway", upstream = %name, error = %e, "upgrade did not complete");
-        }
     }
 }

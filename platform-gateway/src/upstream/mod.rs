@@ -10,13 +10,24 @@
 //! from. Each endpoint is reached through the upstream's pooled hyper client, with
 //! connect, response and body-idle timeouts, a client trace span that propagates
 //! `traceparent`, and hop-by-hop headers removed from the response.
+//!
+//! Endpoints written `https://` (or any endpoint of an upstream with a
+//! [`tls`](UpstreamConfig::tls) table) are reached over TLS (feature `tls`): rustls
+//! with the ring provider, Mozilla's roots and an optional CA file, SNI from the
+//! endpoint or a configured server name, an optional client certificate, and ALPN
+//! choosing HTTP/2 or HTTP/1.1 ([`UpstreamProtocol`]).
 
 mod attempts;
 mod backend;
 mod client;
 mod config;
+mod connect;
+mod endpoints;
 mod forward;
 mod idle;
+#[cfg(feature = "tls")]
+mod tls;
+mod upgrade;
 
 use std::fmt;
 use std::str::FromStr;
@@ -27,7 +38,7 @@ use futures_util::{FutureExt, StreamExt};
 use http::uri::Authority;
 use platform_core::registry::discover::RegistryDiscover;
 use platform_core::registry::health::OutlierDetector;
-use platform_core::registry::{Registry, ServiceInstance, Snapshot, Watch, WatchEvent};
+use platform_core::registry::{Registry, ServiceInstance, Watch, WatchEvent};
 use platform_observe::trace::ClientTraceLayer;
 use tokio::sync::oneshot;
 use tower::discover::Change;
@@ -37,11 +48,12 @@ pub use attempts::Attempts;
 pub(crate) use backend::Observation;
 pub use backend::{Backend, WeightedBackend};
 pub(crate) use client::{ClientBodyError, EndpointClassifier, EndpointService};
-pub use config::{UpstreamConfig, UpstreamProtocol};
+pub use config::{UpstreamConfig, UpstreamProtocol, UpstreamTlsConfig};
 
 use crate::balance::{Balancer, Endpoint, EndpointSet};
 use crate::error::GatewayError;
-use client::{EndpointClient, pooled_client};
+use client::{Clients, EndpointClient};
+use endpoints::static_snapshot;
 
 /// A named group of endpoints and the policy that spreads requests over them; see the
 /// [module docs](self). Cheap to clone: clones share the endpoints, the balancer and
@@ -57,6 +69,8 @@ pub struct Upstream {
 struct Inner {
     name: Arc<str>,
     config: UpstreamConfig,
+    /// `http`, or `https` when endpoints are reached over TLS.
+    scheme: http::uri::Scheme,
     endpoints: Arc<ArcSwap<EndpointSet>>,
     balancer: Balancer,
     detector: OutlierDetector,
@@ -83,6 +97,11 @@ impl Upstream {
     /// Its settings.
     pub fn config(&self) -> &UpstreamConfig {
         &self.inner.config
+    }
+
+    /// `true` when its endpoints are reached over TLS (`https`).
+    pub fn is_tls(&self) -> bool {
+        self.inner.scheme == http::uri::Scheme::HTTPS
     }
 
     /// The endpoints in rotation now.
@@ -125,7 +144,8 @@ impl fmt::Debug for UpstreamBuilder {
 }
 
 impl UpstreamBuilder {
-    /// Adds a static endpoint `host:port` (IPv6 in brackets) with weight 100.
+    /// Adds a static endpoint with weight 100: `host:port` (IPv6 in brackets), or
+    /// `https://host[:port]` to reach it over TLS (`http://host[:port]` is plain).
     pub fn endpoint(self, address: impl Into<String>) -> Self {
         self.weighted_endpoint(address, ServiceInstance::DEFAULT_WEIGHT)
     }
@@ -159,7 +179,9 @@ impl UpstreamBuilder {
         self.config.validate(name)?;
         let detector = OutlierDetector::new(name, self.config.outlier.clone())
             .map_err(|e| GatewayError::upstream(name, "outlier", e.to_string()))?;
-        let make = endpoint_factory(name, &self.config, &detector);
+        let secure = endpoints::uses_tls(name, &self.config, &self.endpoints)?;
+        let transport = Transport::new(name, &self.config, secure)?;
+        let make = endpoint_factory(name, &self.config, &detector, &transport);
         let discovery = self.config.discovery.clone();
         let discover = match (&self.registry, self.endpoints.is_empty()) {
             (Some((registry, service)), true) => {
@@ -209,6 +231,7 @@ impl UpstreamBuilder {
                 name: name.into(),
                 balancer: Balancer::new(policy),
                 config: self.config,
+                scheme: if secure { http::uri::Scheme::HTTPS } else { http::uri::Scheme::HTTP },
                 endpoints,
                 detector,
                 _stop: stop,
@@ -230,41 +253,6 @@ fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn static_snapshot(name: &str, endpoints: &[(String, u32)]) -> Result<Snapshot, GatewayError> {
-    let mut instances = Vec::with_capacity(endpoints.len());
-    for (address, weight) in endpoints {
-        let authority = Authority::from_str(address)
-            .ok()
-            .filter(|a| a.port_u16().is_some() && !a.as_str().contains('@'))
-            .ok_or_else(|| {
-                GatewayError::upstream(
-                    name,
-                    "endpoints",
-                    format!("{address:?} is not `host:port` (IPv6 as `[::1]:8080`)"),
-                )
-            })?;
-        if *weight == 0 {
-            return Err(GatewayError::upstream(
-                name,
-                "endpoints",
-                format!("{address}: weight must be at least 1"),
-            ));
-        }
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
-        let port = authority.port_u16().unwrap_or(80);
-        if instances.iter().any(|i: &ServiceInstance| i.id == address.as_str()) {
-            return Err(GatewayError::upstream(
-                name,
-                "endpoints",
-                format!("{address} is listed twice"),
-            ));
-        }
-        instances
-            .push(ServiceInstance::new(name, address.clone(), host, port).with_weight(*weight));
-    }
-    Ok(Snapshot::new(1, instances))
-}
-
 type MakeEndpoint = Box<dyn FnMut(&ServiceInstance) -> Arc<Endpoint> + Send>;
 
 /// Builds the endpoint of one instance: its client stack and load state.
@@ -272,8 +260,9 @@ fn endpoint_factory(
     name: &str,
     config: &UpstreamConfig,
     detector: &OutlierDetector,
+    transport: &Transport,
 ) -> MakeEndpoint {
-    let client = pooled_client(config);
+    let client = Clients::new(config, transport);
     let upstream: Arc<str> = name.into();
     let config = config.clone();
     let detector = detector.clone();
@@ -290,6 +279,42 @@ fn endpoint_factory(
             .layer(detector.layer(&instance.id, EndpointClassifier::default()).layer(endpoint));
         Arc::new(Endpoint::new(&instance.id, authority, instance.weight, ewma.clone(), service))
     })
+}
+
+/// How an upstream reaches its endpoints.
+pub(crate) enum Transport {
+    /// Plain TCP.
+    Plain,
+    /// TLS, with the upstream's trust roots, client certificate and server name.
+    #[cfg(feature = "tls")]
+    Tls(Box<tls::UpstreamTls>),
+}
+
+impl Transport {
+    /// Loads the TLS settings when `secure`.
+    fn new(name: &str, config: &UpstreamConfig, secure: bool) -> Result<Self, GatewayError> {
+        if !secure {
+            return Ok(Self::Plain);
+        }
+        #[cfg(feature = "tls")]
+        {
+            let tls = config.tls.clone().unwrap_or_default();
+            Ok(Self::Tls(Box::new(tls::UpstreamTls::load(name, &tls)?)))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = config;
+            Err(GatewayError::upstream(
+                name,
+                "endpoints",
+                "are reached over TLS (`https://` or a `tls` table), which needs platform-gateway's `tls` feature",
+            ))
+        }
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        !matches!(self, Self::Plain)
+    }
 }
 
 /// Follows the discovery stream and swaps the endpoint set on every change.

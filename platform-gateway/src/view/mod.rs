@@ -57,8 +57,10 @@ pub struct RouteView {
 pub struct UpstreamView {
     /// The upstream name.
     pub name: String,
-    /// `http1` or `h2c`.
+    /// `auto`, `http1`, `h2c` or `h2`.
     pub protocol: UpstreamProtocol,
+    /// Whether the endpoints are reached over TLS (`https`).
+    pub tls: bool,
     /// The balancing policy (`peak_ewma`, `round_robin`, `weighted`, `consistent_hash`).
     pub balance: &'static str,
     /// The endpoints in rotation now.
@@ -113,6 +115,7 @@ impl UpstreamView {
         Self {
             name: u.name().to_owned(),
             protocol: u.config().protocol,
+            tls: u.is_tls(),
             balance: policy_name(&u.config().balance),
             serving: !endpoints.is_empty(),
             endpoints,

@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+#[cfg(feature = "tls")]
+pub mod pki;
+
 /// An upstream that answers with what it received, as JSON:
 /// `{"upstream", "method", "uri", "version", "headers": [[name, value]...], "body_len"}`.
 ///
@@ -30,15 +33,21 @@ pub async fn echo_upstream(name: &'static str) -> SocketAddr {
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| echo(name, req));
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .await;
-            });
+            tokio::spawn(serve_echo(name, stream));
         }
     });
     addr
+}
+
+/// Serves the echo upstream on one connection (HTTP/1.1 with upgrades, or HTTP/2).
+pub async fn serve_echo<I>(name: &'static str, io: I)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| echo(name, req));
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection_with_upgrades(TokioIo::new(io), service)
+        .await;
 }
 
 fn query_param(req: &Request<Incoming>, key: &str) -> Option<String> {
@@ -229,15 +238,20 @@ pub async fn open_tunnel(addr: SocketAddr) -> (TcpStream, String) {
         )
         .await
         .unwrap();
+    let head = read_head(&mut stream).await;
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    (stream, head)
+}
+
+/// Reads a response head byte by byte (nothing after it), lower-cased.
+pub async fn read_head(stream: &mut TcpStream) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         stream.read_exact(&mut byte).await.unwrap();
         head.push(byte[0]);
     }
-    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
-    assert!(head.starts_with("http/1.1 101"), "{head}");
-    (stream, head)
+    String::from_utf8(head).unwrap().to_ascii_lowercase()
 }
 
 /// Sends `msg` over an upgraded echo connection and checks it comes back.
