@@ -114,6 +114,13 @@ async fn drive_until(platform: &Platform, what: &str, done: impl Fn(&Value) -> b
     panic!("{what} did not happen; the rollout is at {:#}", status(platform).await);
 }
 
+/// `after` is the rollout `before` was: same phase, step, revision and window.
+fn assert_same_rollout(before: &Value, after: &Value, event: &str) {
+    for key in ["phase", "step", "revision", "window", "window_started_ms"] {
+        assert_eq!(after[key], before[key], "{key} after {event}: {after:#}");
+    }
+}
+
 /// The candidate's weight in percent.
 fn candidate_weight(status: &Value) -> f64 {
     status["versions"][1]["weight_percent"].as_f64().expect("weight")
@@ -214,9 +221,8 @@ async fn a_restart_mid_rollout_resumes_at_the_same_step_with_the_same_users() {
 
     let platform = common::start(&config).await;
     let after = status(&platform).await;
-    for key in ["phase", "step", "revision", "window", "window_started_ms", "last_decision"] {
-        assert_eq!(after[key], before[key], "{key} after the restart: {after:#}");
-    }
+    assert_same_rollout(&before, &after, "the restart");
+    assert_eq!(after["last_decision"], before["last_decision"]);
     assert_eq!(candidate_weight(&after), 50.0);
     let users_after = traffic(&platform.gateway_url(), 0..200).await;
     assert_eq!(users_after, users_before, "every user keeps their version");
@@ -239,9 +245,7 @@ async fn reloading_the_routes_file_mid_rollout_keeps_the_step() {
     })
     .await;
     let kept = status(&platform).await;
-    for key in ["phase", "step", "revision", "window", "window_started_ms"] {
-        assert_eq!(kept[key], before[key], "{key} after the reload: {kept:#}");
-    }
+    assert_same_rollout(&before, &kept, "the reload");
 
     // The canary route itself changes, its step keeping its weight: rebuilt, same step.
     let stricter = TWO_STEPS.replace("min_requests = 10", "min_requests = 15");
@@ -253,9 +257,7 @@ async fn reloading_the_routes_file_mid_rollout_keeps_the_step() {
     })
     .await;
     let rebuilt = status(&platform).await;
-    for key in ["phase", "step", "revision", "window", "window_started_ms"] {
-        assert_eq!(rebuilt[key], before[key], "{key} after the reload: {rebuilt:#}");
-    }
+    assert_same_rollout(&before, &rebuilt, "the reload");
 
     // The plan gives step 2 another weight: the rollout moves to it, at the same step.
     let gentler = stricter.replace("weight = 50", "weight = 30");
@@ -273,4 +275,21 @@ async fn reloading_the_routes_file_mid_rollout_keeps_the_step() {
     let reason = replanned["last_decision"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("step 2 runs at 30% (was step 2 at 50%)"), "{reason}");
     platform.shutdown().await;
+}
+
+#[test]
+fn the_walkthroughs_routes_file_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut config = common::config(dir);
+    config.gateway.routes_file = Some(dir.join("config/canary-routes.toml"));
+    let any = "127.0.0.1:1".parse().unwrap();
+    let services = platform_examples::platform::ServiceAddrs::new(any, any, any);
+    let gateway = platform_examples::platform::gateway_config(&config.gateway, services)
+        .expect("the shipped canary routes file is valid");
+    let demo = gateway.routes.iter().find(|r| r.id == "demo").expect("the demo route");
+    let canary = demo.canary.as_ref().expect("a canary target");
+    assert_eq!(
+        (canary.stable.as_str(), canary.canary.as_slice()),
+        ("demo-v1", &["demo-v2".to_owned()][..])
+    );
 }

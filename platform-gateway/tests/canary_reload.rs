@@ -5,7 +5,7 @@
 
 mod canary_support;
 
-use canary_support::{drive, healthy};
+use canary_support::{config_text, drive, healthy};
 use platform_gateway::canary::{Canary, DecisionKind, Phase, RolloutStatus, Rollouts};
 use platform_gateway::config::{GatewayConfig, Resources};
 use platform_gateway::reload::LiveConfig;
@@ -13,27 +13,11 @@ use platform_gateway::reload::LiveConfig;
 /// The configuration: `v2` is the candidate's endpoint, `plan` and `analysis` its
 /// tables, `extra` anything appended.
 fn config(v2: &str, plan: &str, analysis: &str, extra: &str) -> GatewayConfig {
-    let text = format!(
-        r#"
-[upstreams.users-v1]
-endpoints = ["127.0.0.1:9"]
-
-[upstreams.users-v2]
-endpoints = ["{v2}"]
-
-[[routes]]
-id = "users"
-path_prefix = "/users"
-
-[routes.canary]
-stable = "users-v1"
-canary = "users-v2"
-cohort = [{{ header = "x-user-id" }}]
-plan = {plan}
-analysis = {analysis}
-{extra}
-"#
+    let canary = format!(
+        "stable = \"users-v1\"\ncanary = \"users-v2\"\ncohort = [{{ header = \"x-user-id\" }}]\n\
+         plan = {plan}\nanalysis = {analysis}\n{extra}"
     );
+    let text = config_text("127.0.0.1:9", v2, &canary);
     GatewayConfig::from_toml(&text, None).expect("valid configuration")
 }
 
@@ -51,8 +35,8 @@ fn window_requests(status: &RolloutStatus) -> u64 {
     status.versions.iter().map(|v| v.window.requests).sum()
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_reload_mid_rollout_keeps_the_step_and_its_measurements() {
+/// A live configuration whose `users` rollout has passed step 1 on 1 000 requests.
+async fn at_step_two() -> (LiveConfig, Rollouts) {
     let rollouts = Rollouts::in_memory();
     let resources = Resources { rollouts: Some(rollouts.clone()), ..Resources::default() };
     let live = LiveConfig::new(config("127.0.0.1:9", PLAN, ANALYSIS, ""), resources)
@@ -63,6 +47,13 @@ async fn a_reload_mid_rollout_keeps_the_step_and_its_measurements() {
     tokio::time::advance(std::time::Duration::from_secs(61)).await;
     let eval = canary.tick().await.expect("tick");
     assert_eq!(eval.decision.map(|d| d.kind), Some(DecisionKind::Advance), "{}", eval.reason);
+    (live, rollouts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_mid_rollout_keeps_the_step_and_its_measurements() {
+    let (live, rollouts) = at_step_two().await;
+    let canary = rollouts.get("users").expect("the canary is listed");
     drive(&canary, 1_000..1_400, healthy);
     let before = status(&canary).await;
     assert_eq!((before.step, before.versions[1].weight_percent), (Some(1), 50.0));
@@ -113,15 +104,8 @@ async fn a_reload_mid_rollout_keeps_the_step_and_its_measurements() {
 
 #[tokio::test(start_paused = true)]
 async fn a_plan_giving_the_step_another_weight_moves_it_there() {
-    let rollouts = Rollouts::in_memory();
-    let resources = Resources { rollouts: Some(rollouts.clone()), ..Resources::default() };
-    let live = LiveConfig::new(config("127.0.0.1:9", PLAN, ANALYSIS, ""), resources)
-        .await
-        .expect("live configuration");
+    let (live, rollouts) = at_step_two().await;
     let canary = rollouts.get("users").expect("listed");
-    drive(&canary, 0..1_000, healthy);
-    tokio::time::advance(std::time::Duration::from_secs(61)).await;
-    canary.tick().await.expect("tick");
     let before = status(&canary).await;
     assert_eq!(before.step, Some(1));
     drop(canary);

@@ -37,11 +37,11 @@ async fn main() -> ExitCode {
         }
     };
     eprintln!(
-        "demo-upstream {} on {} (error rate {}%, latency {:?}); Ctrl-C stops it",
+        "demo-upstream {} on {} (error rate {}%, latency {}); Ctrl-C stops it",
         demo.version,
         demo.listen,
         demo.error_rate * 100.0,
-        demo.latency
+        humantime::format_duration(demo.latency)
     );
     let shutdown = Shutdown::new();
     shutdown.trigger_on(os_signal());
