@@ -152,11 +152,7 @@ impl CanaryBuilder {
                 p.inner.window.load_full(),
                 p.inner.totals.clone(),
                 p.inner.split.load_full(),
-                Local {
-                    stored: p.state(),
-                    evaluation: p.inner.local().evaluation.clone(),
-                    ..Local::default()
-                },
+                Local { stored: p.state(), ..Local::default() },
             ),
             None => (
                 Arc::new(LiveWindow::new(0, names.len())),
