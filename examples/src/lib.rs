@@ -5,6 +5,7 @@
 //! the whole platform in one process (the `platform` binary).
 
 pub mod control_plane;
+pub mod demo_upstream;
 pub mod gateway;
 pub mod platform;
 pub mod resilient_service;

@@ -5,27 +5,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::eventually;
 use http::{Method, StatusCode};
 use serde_json::json;
 
 const ROUTES: &str = "[upstreams.demo]\nregistry_service = \"demo\"\n\n\
     [[routes]]\nid = \"demo\"\npath_prefix = \"/demo\"\nupstream = \"demo\"\n";
-
-/// Polls `check` every 50 ms until it holds; fails after 20 s (file events and registry
-/// watches are real time).
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen within 20 s");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_routes_follow_the_registry_and_reload_with_the_file() {

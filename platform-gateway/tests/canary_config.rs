@@ -4,28 +4,10 @@
 mod canary_support;
 mod common;
 
+use canary_support::config_text as config;
 use common::{serve, status_upstream, who};
 use platform_gateway::canary::{Phase, Rollouts};
 use platform_gateway::config::{GatewayConfig, Resources};
-
-fn config(stable: &str, next: &str, canary: &str) -> String {
-    format!(
-        r#"
-[upstreams.users-v1]
-endpoints = ["{stable}"]
-
-[upstreams.users-v2]
-endpoints = ["{next}"]
-
-[[routes]]
-id = "users"
-path_prefix = "/users"
-
-[routes.canary]
-{canary}
-"#
-    )
-}
 
 const CANARY: &str = r#"
 stable = "users-v1"

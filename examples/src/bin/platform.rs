@@ -42,7 +42,7 @@ async fn run() -> Result<(), PlatformError> {
         eprintln!("{}", first.banner(&gateway));
     }
     eprintln!(
-        "platform ready\n  gateway  {gateway}   (try {gateway}/echo/hello)\n  admin    {admin}   (/metrics, /health/ready, /admin/routes, /admin/explain)\nCtrl-C stops it."
+        "platform ready\n  gateway  {gateway}   (try {gateway}/echo/hello)\n  admin    {admin}   (/metrics, /health/ready, /admin/routes, /admin/canary)\nCtrl-C stops it."
     );
     platform.shutdown_trigger().trigger_on(os_signal());
     platform.wait().await;

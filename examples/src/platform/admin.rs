@@ -1,6 +1,6 @@
 //! The admin listener's router: the gateway's admin router (`/metrics`, `/health/*`,
-//! `/admin/routes`, `/admin/upstreams`, `/admin/config`, `/admin/explain`), the token
-//! server's admin API and the audit trail.
+//! `/admin/routes`, `/admin/upstreams`, `/admin/config`, `/admin/explain`), the canary
+//! admin API, the token server's admin API and the audit trail.
 
 use axum::Json;
 use axum::Router;
@@ -12,6 +12,7 @@ use platform_auth::{AuthenticateLayer, Authenticator, AuthorizeLayer};
 use platform_core::error::ErrorBody;
 use platform_gateway::Shutdown;
 use platform_gateway::admin::Admin;
+use platform_gateway::canary::Rollouts;
 use platform_gateway::reload::LiveConfig;
 use platform_observe::audit::{AuditLog, audit_router};
 use platform_observe::health::HealthRegistry;
@@ -29,6 +30,7 @@ pub(crate) struct AdminParts {
     pub(crate) shutdown: Shutdown,
     pub(crate) token_server: TokenServer,
     pub(crate) audit: Option<AuditLog>,
+    pub(crate) rollouts: Rollouts,
 }
 
 pub(crate) fn router(parts: AdminParts) -> Router {
@@ -65,27 +67,36 @@ pub(crate) fn router(parts: AdminParts) -> Router {
             }
         }
     });
+    let server = parts.token_server;
+    // Canary actions are recorded under the administrator's name (the token's subject).
+    let (authorize, authenticate) = admin_only(&server, "canary");
+    let guard = move |r: Router| r.layer(authorize.clone()).layer(authenticate.clone());
+    router = router.merge(super::canary::admin(parts.rollouts, guard));
     if let Some(log) = parts.audit {
-        router = router.nest("/admin", protected_audit(log, &parts.token_server));
+        let (authorize, authenticate) = admin_only(&server, "audit");
+        router = router.nest("/admin", audit_router(log).layer(authorize).layer(authenticate));
     }
     router
 }
 
-/// `GET /admin/audit/records`, `GET|POST /admin/audit/verify`, for principals the admin
-/// policies allow `admin:audit:<read|write>` on `admin/audit/…` (the `auth-admin` role).
-fn protected_audit(log: AuditLog, server: &TokenServer) -> Router {
+/// The layers that let through principals the admin policies allow
+/// `admin:<area>:<read|write>` on `admin/<area>/…` (the `auth-admin` role):
+/// `GET /admin/audit/records`, `GET|POST /admin/audit/verify`,
+/// `POST /admin/canary/{name}/{action}`. Authentication runs first: add it last.
+fn admin_only(server: &TokenServer, area: &'static str) -> (AuthorizeLayer, AuthenticateLayer) {
     let authenticate =
         AuthenticateLayer::new(Authenticator::new().jwt(server.verifier().clone()).realm("admin"));
     let authorize = AuthorizeLayer::permission_with(
         default_admin_policies(),
-        "admin:audit:<read|write>",
-        |r| {
+        format!("admin:{area}:<read|write>"),
+        move |r| {
             let verb = if r.method == http::Method::GET { "read" } else { "write" };
-            // `nest` has taken `/admin` off the path; the policies name it.
-            let path = format!("admin/{}", r.uri.path().trim_matches('/'));
-            (format!("admin:audit:{verb}"), platform_auth::authz::Resource::new(path))
+            // Under `nest` the path has lost its `/admin`; the policies name it.
+            let path = r.uri.path().trim_matches('/');
+            let path = format!("admin/{}", path.strip_prefix("admin/").unwrap_or(path));
+            (format!("admin:{area}:{verb}"), platform_auth::authz::Resource::new(path))
         },
     )
     .realm("admin");
-    audit_router(log).layer(authorize).layer(authenticate)
+    (authorize, authenticate)
 }

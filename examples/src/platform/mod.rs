@@ -11,14 +11,16 @@
 //!   the **echo** service (`/echo/…`, answers with the request it received);
 //! * the **admin listener** on `admin.listen` (default `127.0.0.1:9901`): `/metrics`,
 //!   `/health/live`, `/health/ready`, the gateway's admin API (`/admin/routes`,
-//!   `/admin/upstreams`, `/admin/config`, `/admin/explain`), the token server's admin
-//!   API (`/admin/users`, `/admin/clients`, …) and the audit trail
-//!   (`/admin/audit/records`);
+//!   `/admin/upstreams`, `/admin/config`, `/admin/explain`), the canary admin API
+//!   (`/admin/canary`), the token server's admin API (`/admin/users`, `/admin/clients`,
+//!   …) and the audit trail (`/admin/audit/records`);
 //! * state in a SQLite database under `data_dir` (or PostgreSQL): users, clients,
-//!   refresh tokens, revocations, API keys and the audit log; the token signing key in a
-//!   file beside it. The first start on an empty database creates the administrator and
-//!   a CLI client ([`Bootstrap`]);
-//! * your own upstreams and routes from `gateway.routes_file`, reloaded when it changes.
+//!   refresh tokens, revocations, API keys, canary rollouts and the audit log; the token
+//!   signing key in a file beside it. The first start on an empty database creates the
+//!   administrator and a CLI client ([`Bootstrap`]);
+//! * your own upstreams and routes from `gateway.routes_file`, reloaded when it changes;
+//!   its canary routes ([`Platform::rollouts`]) keep their rollout across reloads and
+//!   restarts.
 //!
 //! ```no_run
 //! # // no_run: binds 127.0.0.1:8080 and 127.0.0.1:9901.
@@ -41,6 +43,7 @@
 mod admin;
 mod args;
 mod auth;
+mod canary;
 mod config;
 pub mod echo;
 mod error;
@@ -55,6 +58,7 @@ use std::time::Duration;
 
 use platform_core::control::ControlPlane;
 use platform_core::store::Store;
+use platform_gateway::canary::Rollouts;
 use platform_gateway::config::Resources;
 use platform_gateway::reload::LiveConfig;
 use platform_gateway::{Drained, Gateway, Server, ServerTls};
@@ -112,6 +116,7 @@ pub struct Platform {
     scheme: &'static str,
     bootstrap: Option<Bootstrap>,
     live: LiveConfig,
+    rollouts: Rollouts,
     control: ControlPlane,
     /// Stops the gateway (the trigger handed out); the rest follows in [`Platform::wait`].
     front: Shutdown,
@@ -172,10 +177,11 @@ impl Platform {
         let backends = control_plane::backends(&control_args)
             .map_err(|e| PlatformError::Control(format!("{e}; check `control.redis_url`")))?;
         let control = ControlPlane::new(backends.registry.clone(), backends.config);
+        let rollouts = canary::rollouts(&store, &metrics).await?;
         let resources = Resources {
             registry: Some(backends.registry),
             metrics: Some(metrics.clone()),
-            ..Resources::default()
+            rollouts: Some(rollouts.clone()),
         };
         let mut server_config = gateway_config.server.clone();
         server_config.drain_timeout = config.drain_timeout;
@@ -210,6 +216,7 @@ impl Platform {
             shutdown: front.clone(),
             token_server,
             audit,
+            rollouts: rollouts.clone(),
         });
         let admin_task = serve::spawn(
             "admin listener",
@@ -239,6 +246,7 @@ impl Platform {
             scheme,
             bootstrap,
             live,
+            rollouts,
             control,
             front,
             admin_stop,
@@ -274,6 +282,11 @@ impl Platform {
     /// The gateway configuration in force and its reload status.
     pub fn live_config(&self) -> &LiveConfig {
         &self.live
+    }
+
+    /// The canary rollouts of the routes file's canary routes (state in the database).
+    pub fn rollouts(&self) -> &Rollouts {
+        &self.rollouts
     }
 
     /// The trigger that stops the platform; [`wait`](Self::wait) then drains it.

@@ -140,3 +140,19 @@ pub async fn admin_token(platform: &Platform) -> String {
 pub fn admin_url(platform: &Platform) -> String {
     format!("http://{}", platform.addresses().admin)
 }
+
+/// Polls `check` every 50 ms until it holds; fails after 20 s (file events, registry
+/// watches and rollout evaluations run in real time).
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen within 20 s");
+}

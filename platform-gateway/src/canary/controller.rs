@@ -40,6 +40,16 @@ pub struct Evaluation {
     pub step: usize,
 }
 
+/// What [`Canary::replan`] did.
+enum Replanned {
+    /// The state fits the plan.
+    Unchanged,
+    /// Moved to the plan; the state saved.
+    Saved(StoredRollout),
+    /// Someone else changed the state first: load it again.
+    Lost,
+}
+
 /// How many times an action retries its compare-and-set before giving up.
 const CAS_ATTEMPTS: usize = 5;
 
@@ -104,7 +114,11 @@ impl Canary {
             let (expected, reason) = match &loaded {
                 Some(s) if s.state.versions == inner.names => {
                     self.apply(s);
-                    return Ok(s.clone());
+                    match self.replan(s, plan).await? {
+                        Replanned::Unchanged => return Ok(s.clone()),
+                        Replanned::Saved(stored) => return Ok(stored),
+                        Replanned::Lost => continue,
+                    }
                 }
                 Some(s) => (
                     Some(s.revision),
@@ -120,6 +134,31 @@ impl Canary {
             }
         }
         Err(CanaryError::Conflict { canary: inner.name.to_string() })
+    }
+
+    /// Moves a progressing rollout to this canary's plan when its step's weight differs
+    /// there (the plan changed in a reload or across a restart).
+    async fn replan(
+        &self,
+        stored: &StoredRollout,
+        plan: &super::RolloutPlan,
+    ) -> Result<Replanned, CanaryError> {
+        let now = self.inner.clock.now_ms();
+        let Some(next) = stored.state.replan(plan, now) else { return Ok(Replanned::Unchanged) };
+        let percent = super::split::bp_to_percent;
+        let reason = format!(
+            "the plan changed: step {} runs at {}% (was step {} at {}%)",
+            next.step + 1,
+            percent(next.weight_bp),
+            stored.state.step + 1,
+            percent(stored.state.weight_bp)
+        );
+        let actor = format!("config@{}", self.inner.rollouts.instance());
+        let decision = self.decision(DecisionKind::Replan, reason, Some(&actor), now);
+        Ok(match self.commit(Some(stored.revision), next, decision, Some(stored)).await? {
+            Some(saved) => Replanned::Saved(saved),
+            None => Replanned::Lost,
+        })
     }
 
     /// Makes `stored` this instance's state if it is newer: weights, window, metrics.

@@ -33,7 +33,10 @@ struct Shared {
     store: Arc<dyn RolloutStore>,
     instance: String,
     metrics: Option<CanaryMetrics>,
-    canaries: Mutex<BTreeMap<String, Weak<Inner>>>,
+    /// Every canary built under a name that is still alive, oldest first: during a
+    /// reload the old and the new one serve side by side, and a reload that fails after
+    /// building the new one leaves the old one the live one.
+    canaries: Mutex<BTreeMap<String, Vec<Weak<Inner>>>>,
 }
 
 impl Default for Rollouts {
@@ -94,24 +97,39 @@ impl Rollouts {
         self.inner.metrics.as_ref()
     }
 
-    /// The live canary named `name` (the newest built, after a reload).
+    /// The live canary named `name` (the newest built that is still alive, after a
+    /// reload).
     pub fn get(&self, name: &str) -> Option<Canary> {
         let canaries = self.inner.canaries.lock().unwrap_or_else(|e| e.into_inner());
-        canaries.get(name).and_then(Weak::upgrade).map(|inner| Canary { inner })
+        canaries.get(name).and_then(|built| newest(built))
     }
 
     /// Every live canary, by name.
     pub fn list(&self) -> Vec<Canary> {
         let mut canaries = self.inner.canaries.lock().unwrap_or_else(|e| e.into_inner());
-        canaries.retain(|_, c| c.strong_count() > 0);
-        canaries.values().filter_map(Weak::upgrade).map(|inner| Canary { inner }).collect()
+        prune(&mut canaries);
+        canaries.values().filter_map(|built| newest(built)).collect()
     }
 
     pub(crate) fn register(&self, canary: &Canary) {
         let mut canaries = self.inner.canaries.lock().unwrap_or_else(|e| e.into_inner());
-        canaries.retain(|_, c| c.strong_count() > 0);
-        canaries.insert(canary.name().to_owned(), Arc::downgrade(&canary.inner));
+        prune(&mut canaries);
+        let built = canaries.entry(canary.name().to_owned()).or_default();
+        built.push(Arc::downgrade(&canary.inner));
     }
+}
+
+/// The newest canary of `built` still alive.
+fn newest(built: &[Weak<Inner>]) -> Option<Canary> {
+    built.iter().rev().find_map(Weak::upgrade).map(|inner| Canary { inner })
+}
+
+/// Forgets canaries that were dropped.
+fn prune(canaries: &mut BTreeMap<String, Vec<Weak<Inner>>>) {
+    canaries.retain(|_, built| {
+        built.retain(|c| c.strong_count() > 0);
+        !built.is_empty()
+    });
 }
 
 impl fmt::Debug for Rollouts {

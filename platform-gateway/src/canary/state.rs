@@ -79,6 +79,9 @@ pub enum DecisionKind {
     Resume,
     /// Started over from the first step.
     Retry,
+    /// The plan changed under a progressing rollout (a configuration reload or a
+    /// restart with a new plan): the step moved to the new plan's weight.
+    Replan,
 }
 
 impl DecisionKind {
@@ -93,6 +96,7 @@ impl DecisionKind {
             Self::Pause => "pause",
             Self::Resume => "resume",
             Self::Retry => "retry",
+            Self::Replan => "replan",
         }
     }
 }
@@ -217,6 +221,19 @@ impl RolloutState {
         next
     }
 
+    /// Under a changed plan, a progressing rollout keeps its step number (the last
+    /// step when the new plan is shorter) at the new plan's weight for it, in a new
+    /// window; `None` when nothing moves (same step weight, or not progressing).
+    pub(crate) fn replan(&self, plan: &RolloutPlan, now: i64) -> Option<Self> {
+        if self.phase != Phase::Progressing {
+            return None;
+        }
+        let step = self.step.min(plan.steps.len().saturating_sub(1));
+        let weight = plan.weight_bp(step);
+        (step != self.step || weight != self.weight_bp)
+            .then(|| self.next(Phase::Progressing, step, weight, now))
+    }
+
     /// The step failed.
     pub(crate) fn fail(&self, plan: &RolloutPlan, on_failure: OnFailure, now: i64) -> Self {
         match on_failure {
@@ -316,6 +333,24 @@ mod tests {
         }
         assert_eq!(seen, [2_500, 500, 0]);
         assert_eq!(g.phase, Phase::RolledBack);
+    }
+
+    #[test]
+    fn a_changed_plan_moves_only_a_progressing_step_whose_weight_changed() {
+        let p = plan();
+        let s = RolloutState::start(vec![], &p, 0).advance(&p, &Sample::default(), 1);
+        assert_eq!((s.step, s.weight_bp), (1, 2_500));
+        let same_weights = RolloutPlan::steps([5.0, 25.0, 75.0]).min_requests(7);
+        assert_eq!(s.replan(&same_weights, 2), None, "step 2 is still 25%");
+        let slower = RolloutPlan::steps([5.0, 10.0, 25.0, 50.0, 100.0]);
+        let moved = s.replan(&slower, 2).expect("step 2 is 10% now");
+        assert_eq!((moved.phase, moved.step, moved.weight_bp), (Phase::Progressing, 1, 1_000));
+        assert_eq!((moved.window, moved.since_ms), (s.window + 1, 2));
+        let shorter = RolloutPlan::steps([50.0]);
+        let clamped = s.replan(&shorter, 2).expect("past the end");
+        assert_eq!((clamped.step, clamped.weight_bp), (0, 5_000));
+        let paused = s.act(Action::Pause, &p, 1).unwrap();
+        assert_eq!(paused.replan(&slower, 2), None, "resume applies the new plan");
     }
 
     #[test]

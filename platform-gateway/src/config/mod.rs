@@ -37,7 +37,7 @@ mod cors;
 mod error;
 mod route;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -52,6 +52,7 @@ pub use error::ConfigError;
 pub use route::{HeaderRulesSpec, HostSpec, RouteSpec, ValueSpec};
 
 use crate::proxy::ProxyConfig;
+use crate::route::Route;
 use crate::server::ServerConfig;
 use crate::upstream::{Upstream, UpstreamConfig};
 use crate::{Gateway, GatewayError};
@@ -149,10 +150,24 @@ pub struct Resources {
     pub registry: Option<Arc<dyn Registry>>,
     /// Where RED metrics are recorded.
     pub metrics: Option<MetricsRegistry>,
-    /// Where canary routes keep their rollout state (feature `canary`); default: a
-    /// fresh in-memory store, not shared with the admin API.
+    /// Where canary routes keep their rollout state, and the list the canary admin API
+    /// shows (feature `canary`). Default: an in-memory store of the gateway's own (one
+    /// per [`GatewayConfig::build`]; a [`LiveConfig`](crate::reload::LiveConfig) keeps
+    /// one for all its reloads), which no admin API sees.
     #[cfg(feature = "canary")]
     pub rollouts: Option<crate::canary::Rollouts>,
+}
+
+impl Resources {
+    /// These resources, with an in-memory rollout store of their own when none was
+    /// given (feature `canary`), so every canary built from them shares it.
+    pub(crate) fn with_own_rollouts(&self) -> Self {
+        #[cfg_attr(not(feature = "canary"), allow(unused_mut))]
+        let mut resources = self.clone();
+        #[cfg(feature = "canary")]
+        resources.rollouts.get_or_insert_with(crate::canary::Rollouts::in_memory);
+        resources
+    }
 }
 
 impl GatewayConfig {
@@ -204,8 +219,7 @@ impl GatewayConfig {
         crate::canary::config::check_routes(&self.routes, &self.upstreams)?;
         for r in &self.routes {
             r.compile()?;
-            let named = r.upstream.iter().chain(r.upstreams.keys());
-            for u in named {
+            for u in r.named_upstreams() {
                 if !self.upstreams.contains_key(u) {
                     return Err(GatewayError::UnknownUpstream {
                         route: r.id.clone(),
@@ -224,20 +238,16 @@ impl GatewayConfig {
     /// A [`ConfigError`] naming the upstream or route that could not be built (for
     /// instance a `registry_service` without a registry in `resources`).
     pub async fn build(&self, resources: &Resources) -> Result<Gateway, ConfigError> {
+        let resources = &resources.with_own_rollouts();
         let mut builder = Gateway::builder().proxy(self.proxy.clone());
-        let mut built = std::collections::HashMap::new();
+        let mut built = HashMap::new();
         for (name, spec) in &self.upstreams {
             let upstream = spec.build(name, resources).await?;
             built.insert(name.clone(), upstream.clone());
             builder = builder.upstream(upstream);
         }
-        #[cfg(feature = "canary")]
-        let rollouts = resources.rollouts.clone().unwrap_or_default();
         for r in &self.routes {
-            let route = r.compile()?;
-            #[cfg(feature = "canary")]
-            let route = crate::canary::config::with_canary(r, route, &built, &rollouts).await?;
-            builder = builder.route(route);
+            builder = builder.route(r.build(&built, resources).await?);
         }
         if let Some(m) = &resources.metrics {
             builder = builder.metrics(m);
@@ -271,6 +281,25 @@ impl UpstreamSpec {
             b = b.registry(registry, service);
         }
         Ok(b.build().await?)
+    }
+}
+
+impl RouteSpec {
+    /// Compiles the entry with its target: for a `canary` route, the canary over the
+    /// `upstreams` built from the file, its rollout in `resources.rollouts`.
+    pub(crate) async fn build(
+        &self,
+        upstreams: &HashMap<String, Upstream>,
+        resources: &Resources,
+    ) -> Result<Route, ConfigError> {
+        let route = self.compile()?;
+        #[cfg(feature = "canary")]
+        if self.canary.is_some() {
+            let rollouts = resources.rollouts.clone().unwrap_or_default();
+            return crate::canary::config::with_canary(self, route, upstreams, &rollouts).await;
+        }
+        let _ = (upstreams, resources);
+        Ok(route)
     }
 }
 

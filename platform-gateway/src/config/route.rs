@@ -165,7 +165,17 @@ impl RouteSpec {
         false
     }
 
-    /// Compiles the entry into a [`Route`].
+    /// Every upstream the route names: `upstream`, `upstreams` and a canary's versions.
+    pub(crate) fn named_upstreams(&self) -> impl Iterator<Item = &String> {
+        #[cfg(feature = "canary")]
+        let versions = self.canary.iter().flat_map(crate::canary::CanarySpec::upstreams);
+        #[cfg(not(feature = "canary"))]
+        let versions = std::iter::empty();
+        self.upstream.iter().chain(self.upstreams.keys()).chain(versions)
+    }
+
+    /// Compiles the entry into a [`Route`]; a canary target is built by
+    /// [`RouteSpec::build`], the stable version stands in for it here.
     pub(crate) fn compile(&self) -> Result<Route, ConfigError> {
         let id = self.id.as_str();
         let err = |field: &str, msg: String| ConfigError::new(msg).route(id).field(field);

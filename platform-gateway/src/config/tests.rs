@@ -91,3 +91,13 @@ fn syntax_errors_give_the_line() {
     let e = err("[proxy]\nmax_headers = \n");
     assert!(e.starts_with("gw.toml:2: "), "{e}");
 }
+
+#[cfg(feature = "canary")]
+#[test]
+fn canaries_built_from_one_set_of_resources_share_one_rollout_store() {
+    let own = Resources::default().with_own_rollouts();
+    let store = own.rollouts.as_ref().expect("a store of its own").store().clone();
+    let again = own.with_own_rollouts();
+    let kept = again.rollouts.expect("kept").store().clone();
+    assert!(std::sync::Arc::ptr_eq(&store, &kept), "filled once, then kept");
+}

@@ -124,7 +124,7 @@ impl ConfigDiff {
             .iter()
             .filter(|r| !self.routes_added.contains(&r.id) && !self.routes_changed.contains(&r.id))
             .filter(|r| {
-                r.upstream.iter().chain(r.upstreams.keys()).all(|u| {
+                r.named_upstreams().all(|u| {
                     !self.upstreams_changed.contains(u) && !self.upstreams_added.contains(u)
                 })
             })

@@ -52,6 +52,7 @@ mod diff;
 mod status;
 mod watch;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -124,6 +125,9 @@ impl LiveConfig {
             Some(registry) => Some(ReloadMetrics::new(registry)?),
             None => None,
         };
+        // One rollout store for the start and every reload: a reload rebuilding a
+        // canary carries on with its rollout.
+        let resources = resources.with_own_rollouts();
         let gateway = config.build(&resources).await?;
         let status = ReloadStatus::first(text, source);
         if let Some(m) = &metrics {
@@ -249,19 +253,27 @@ impl LiveConfig {
         diff: &ConfigDiff,
     ) -> Result<(), ConfigError> {
         let gateway = &self.inner.gateway;
-        let mut upstreams = Vec::with_capacity(new.upstreams.len());
+        let mut upstreams = HashMap::with_capacity(new.upstreams.len());
         for (name, spec) in &new.upstreams {
             let kept = old.upstreams.get(name).filter(|o| *o == spec);
-            match kept.and_then(|_| gateway.upstream(name)) {
-                Some(u) => upstreams.push(u),
-                None => upstreams.push(spec.build(name, &self.inner.resources).await?),
-            }
+            let upstream = match kept.and_then(|_| gateway.upstream(name)) {
+                Some(u) => u,
+                None => spec.build(name, &self.inner.resources).await?,
+            };
+            upstreams.insert(name.clone(), upstream);
         }
+        // Unchanged routes keep their compiled stacks, and with them a canary target
+        // (its rollout goes on untouched); only the others get new targets built.
+        let unchanged = diff.unchanged_routes(new);
         let mut routes = Vec::with_capacity(new.routes.len());
         for r in &new.routes {
-            routes.push(r.compile()?);
+            routes.push(if unchanged.contains(&r.id.as_str()) {
+                r.compile()?
+            } else {
+                r.build(&upstreams, &self.inner.resources).await?
+            });
         }
-        gateway.replace_keeping(upstreams, &routes, &diff.unchanged_routes(new))?;
+        gateway.replace_keeping(upstreams.into_values().collect(), &routes, &unchanged)?;
         Ok(())
     }
 

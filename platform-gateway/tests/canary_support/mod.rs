@@ -101,3 +101,24 @@ pub fn failing_candidate(version: &str, i: u32) -> (Outcome, Duration) {
 pub fn weight(canary: &Canary, version: &str) -> f64 {
     canary.weights().into_iter().find(|(n, _)| n == version).map(|(_, w)| w).expect("version")
 }
+
+/// A gateway configuration: upstreams `users-v1` at `stable` and `users-v2` at `next`,
+/// and route `users` (`/users`) whose `[routes.canary]` table is `canary`.
+pub fn config_text(stable: &str, next: &str, canary: &str) -> String {
+    format!(
+        r#"
+[upstreams.users-v1]
+endpoints = ["{stable}"]
+
+[upstreams.users-v2]
+endpoints = ["{next}"]
+
+[[routes]]
+id = "users"
+path_prefix = "/users"
+
+[routes.canary]
+{canary}
+"#
+    )
+}
