@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use log_support::{backends, rec, t0};
+use platform_observe::logs::LogRecord;
 use platform_observe::logs::{LogLevel, LogQuery, LogStore, LogStoreError, SqlLogStore};
 use platform_observe::trace::{SpanId, TraceId};
 
@@ -153,6 +154,31 @@ async fn keyset_pages_neither_skip_nor_repeat_records() {
         let mut sorted = seen.clone();
         sorted.sort_by(|a, b| b.cmp(a));
         assert_eq!(seen, sorted, "{}: newest first by (time, id)", b.name);
+        b.cleanup().await;
+    }
+}
+
+/// A batch larger than one insert statement (SQLite splits it into statements of 256
+/// rows; the last one partial): every record is stored once and indexed under its own id.
+#[tokio::test]
+async fn a_large_batch_is_stored_and_indexed_record_by_record() {
+    for b in backends("log_search_large_batch").await {
+        let logs = &b.logs;
+        let batch: Vec<LogRecord> = (0..600)
+            .map(|i| {
+                let mut r = rec(i, LogLevel::Info, "orders", &format!("order number{i} placed"));
+                r.fields.insert("order".into(), i.into());
+                r
+            })
+            .collect();
+        logs.append(&batch).await.unwrap();
+        for i in [0, 255, 256, 511, 512, 599] {
+            let found = messages(logs, text(&format!("number{i}"))).await;
+            assert_eq!(found, vec![format!("order number{i} placed")], "{}: text of {i}", b.name);
+            let by_field = messages(logs, text(&i.to_string())).await;
+            assert!(by_field.contains(&format!("order number{i} placed")), "{}: field {i}", b.name);
+        }
+        assert_eq!(messages(logs, text("placed").limit(1000)).await.len(), 600, "{}", b.name);
         b.cleanup().await;
     }
 }

@@ -44,7 +44,16 @@ pub(crate) fn push_value_tokens(out: &mut String, v: &serde_json::Value) {
     match v {
         Value::Null => {}
         Value::Bool(b) => push_tokens(out, if *b { "true" } else { "false" }),
-        Value::Number(n) => push_tokens(out, &n.to_string()),
+        // Integers are one token: written straight into `out` (no String per number).
+        Value::Number(n) => match n.as_u64() {
+            Some(u) => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                let _ = write!(out, "{u}");
+            }
+            None => push_tokens(out, &n.to_string()),
+        },
         Value::String(s) => push_tokens(out, s),
         Value::Array(items) => items.iter().for_each(|i| push_value_tokens(out, i)),
         Value::Object(map) => {
@@ -194,6 +203,10 @@ mod tests {
             let searched: Vec<String> = tokens(text).collect();
             assert_eq!(indexed, searched.join(" "), "for {text:?}");
         }
+        let mut values = String::new();
+        let fields = serde_json::json!({"n": 4711, "f": -2.5, "s": "Mixed Case", "b": true});
+        push_value_tokens(&mut values, &fields);
+        assert_eq!(values, "b true f 2 5 n 4711 s mixed case");
         let mut appended = "first".to_owned();
         push_tokens(&mut appended, "Second THIRD");
         assert_eq!(appended, "first second third");

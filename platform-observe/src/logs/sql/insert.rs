@@ -1,8 +1,9 @@
 //! Batched inserts: one transaction per batch.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
-use sqlx::{PgPool, QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{AssertSqlSafe, PgPool, SqlSafeStr, SqlStr, Sqlite, SqlitePool};
 
 use super::schema;
 use crate::logs::record::LogRecord;
@@ -55,36 +56,67 @@ impl<'r> From<&'r LogRecord> for Prepared<'r> {
     }
 }
 
+const SQLITE_ROWS: &str = "INSERT INTO platform_logs \
+    (id, time_us, level, target, service, message, fields, trace_id, span_id) VALUES ";
+const SQLITE_INDEX: &str = "INSERT INTO platform_logs_fts (rowid, body) VALUES ";
+
+/// `head` followed by `rows` groups of `columns` placeholders.
+fn values_sql(head: &str, columns: usize, rows: usize) -> String {
+    let group = format!("({})", vec!["?"; columns].join(", "));
+    let mut sql = String::with_capacity(head.len() + rows * (group.len() + 2));
+    sql.push_str(head);
+    for i in 0..rows {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&group);
+    }
+    sql
+}
+
+/// The statements of a full chunk, built once: the text is also sqlx's cache key for the
+/// prepared statement.
+static FULL_CHUNK: LazyLock<(String, String)> = LazyLock::new(|| {
+    (values_sql(SQLITE_ROWS, 9, SQLITE_CHUNK), values_sql(SQLITE_INDEX, 2, SQLITE_CHUNK))
+});
+
 /// SQLite: under the write lock (`BEGIN IMMEDIATE`) the next ids are known, so the rows
 /// and their index entries go in as multi-row `INSERT`s with explicit ids.
 pub(super) async fn sqlite(pool: &SqlitePool, rows: &[Prepared<'_>]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut next_id: i64 = sqlx::query_scalar(schema::SQLITE_MAX_ID).fetch_one(&mut *tx).await?;
     for chunk in rows.chunks(SQLITE_CHUNK) {
+        // Only placeholders are generated here, never data: safe to assert.
+        let (rows_sql, index_sql): (SqlStr, SqlStr) = if chunk.len() == SQLITE_CHUNK {
+            (FULL_CHUNK.0.as_str().into_sql_str(), FULL_CHUNK.1.as_str().into_sql_str())
+        } else {
+            (
+                AssertSqlSafe(values_sql(SQLITE_ROWS, 9, chunk.len())).into_sql_str(),
+                AssertSqlSafe(values_sql(SQLITE_INDEX, 2, chunk.len())).into_sql_str(),
+            )
+        };
         let first_id = next_id + 1;
-        let mut main = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO platform_logs (id, time_us, level, target, service, message, fields, \
-             trace_id, span_id) ",
-        );
         // Text is bound borrowed: SQLite copies it while binding, so nothing is cloned here.
-        main.push_values(chunk, |mut b, r| {
+        let mut insert = sqlx::query::<Sqlite>(rows_sql);
+        for r in chunk {
             next_id += 1;
-            b.push_bind(next_id)
-                .push_bind(r.time_us)
-                .push_bind(r.level)
-                .push_bind(r.target.as_ref())
-                .push_bind(r.service.as_ref())
-                .push_bind(r.message.as_ref())
-                .push_bind(r.fields.as_str())
-                .push_bind(r.trace_id.as_deref())
-                .push_bind(r.span_id.as_deref());
-        });
-        main.build().execute(&mut *tx).await?;
-        let mut fts = QueryBuilder::<Sqlite>::new("INSERT INTO platform_logs_fts (rowid, body) ");
-        fts.push_values(chunk.iter().zip(first_id..), |mut b, (r, id)| {
-            b.push_bind(id).push_bind(r.body.as_str());
-        });
-        fts.build().execute(&mut *tx).await?;
+            insert = insert
+                .bind(next_id)
+                .bind(r.time_us)
+                .bind(r.level)
+                .bind(r.target.as_ref())
+                .bind(r.service.as_ref())
+                .bind(r.message.as_ref())
+                .bind(r.fields.as_str())
+                .bind(r.trace_id.as_deref())
+                .bind(r.span_id.as_deref());
+        }
+        insert.execute(&mut *tx).await?;
+        let mut index = sqlx::query::<Sqlite>(index_sql);
+        for (r, id) in chunk.iter().zip(first_id..) {
+            index = index.bind(id).bind(r.body.as_str());
+        }
+        index.execute(&mut *tx).await?;
     }
     tx.commit().await
 }
