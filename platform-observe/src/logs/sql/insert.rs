@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use sqlx::{AssertSqlSafe, PgPool, SqlSafeStr, SqlStr, Sqlite, SqlitePool};
+use futures_util::future::join;
+use sqlx::{AssertSqlSafe, PgPool, SqlSafeStr, SqlStr, Sqlite, SqlitePool, Transaction};
 
 use super::schema;
 use crate::logs::record::LogRecord;
@@ -82,43 +83,68 @@ static FULL_CHUNK: LazyLock<(String, String)> = LazyLock::new(|| {
 
 /// SQLite: under the write lock (`BEGIN IMMEDIATE`) the next ids are known, so the rows
 /// and their index entries go in as multi-row `INSERT`s with explicit ids.
-pub(super) async fn sqlite(pool: &SqlitePool, rows: &[Prepared<'_>]) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut next_id: i64 = sqlx::query_scalar(schema::SQLITE_MAX_ID).fetch_one(&mut *tx).await?;
-    for chunk in rows.chunks(SQLITE_CHUNK) {
-        // Only placeholders are generated here, never data: safe to assert.
-        let (rows_sql, index_sql): (SqlStr, SqlStr) = if chunk.len() == SQLITE_CHUNK {
-            (FULL_CHUNK.0.as_str().into_sql_str(), FULL_CHUNK.1.as_str().into_sql_str())
-        } else {
-            (
-                AssertSqlSafe(values_sql(SQLITE_ROWS, 9, chunk.len())).into_sql_str(),
-                AssertSqlSafe(values_sql(SQLITE_INDEX, 2, chunk.len())).into_sql_str(),
-            )
-        };
-        let first_id = next_id + 1;
-        // Text is bound borrowed: SQLite copies it while binding, so nothing is cloned here.
-        let mut insert = sqlx::query::<Sqlite>(rows_sql);
-        for r in chunk {
-            next_id += 1;
-            insert = insert
-                .bind(next_id)
-                .bind(r.time_us)
-                .bind(r.level)
-                .bind(r.target.as_ref())
-                .bind(r.service.as_ref())
-                .bind(r.message.as_ref())
-                .bind(r.fields.as_str())
-                .bind(r.trace_id.as_deref())
-                .bind(r.span_id.as_deref());
-        }
-        insert.execute(&mut *tx).await?;
-        let mut index = sqlx::query::<Sqlite>(index_sql);
-        for (r, id) in chunk.iter().zip(first_id..) {
-            index = index.bind(id).bind(r.body.as_str());
-        }
-        index.execute(&mut *tx).await?;
+///
+/// Statements run on sqlx's SQLite worker thread; while it writes one chunk, this task
+/// prepares the next (tokenizing, JSON), so the two threads overlap.
+pub(super) async fn sqlite(pool: &SqlitePool, records: &[LogRecord]) -> Result<(), sqlx::Error> {
+    let mut chunks = records.chunks(SQLITE_CHUNK);
+    let mut prepare_next =
+        || chunks.next().map(|c| c.iter().map(Prepared::from).collect::<Vec<_>>());
+    let begin = async {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let max: i64 = sqlx::query_scalar(schema::SQLITE_MAX_ID).fetch_one(&mut *tx).await?;
+        Ok::<_, sqlx::Error>((tx, max))
+    };
+    let (begun, mut next) = join(begin, async { prepare_next() }).await;
+    let (mut tx, mut last_id) = begun?;
+    while let Some(chunk) = next.take() {
+        let write = write_chunk(&mut tx, &chunk, last_id);
+        let (written, following) = join(write, async { prepare_next() }).await;
+        last_id = written?;
+        next = following;
     }
     tx.commit().await
+}
+
+/// Inserts one chunk's rows and index entries with ids after `last_id`; returns the last
+/// id used.
+async fn write_chunk(
+    tx: &mut Transaction<'_, Sqlite>,
+    chunk: &[Prepared<'_>],
+    mut last_id: i64,
+) -> Result<i64, sqlx::Error> {
+    // Only placeholders are generated here, never data: safe to assert.
+    let (rows_sql, index_sql): (SqlStr, SqlStr) = if chunk.len() == SQLITE_CHUNK {
+        (FULL_CHUNK.0.as_str().into_sql_str(), FULL_CHUNK.1.as_str().into_sql_str())
+    } else {
+        (
+            AssertSqlSafe(values_sql(SQLITE_ROWS, 9, chunk.len())).into_sql_str(),
+            AssertSqlSafe(values_sql(SQLITE_INDEX, 2, chunk.len())).into_sql_str(),
+        )
+    };
+    let first_id = last_id + 1;
+    // Text is bound borrowed: SQLite copies it while binding, so nothing is cloned here.
+    let mut insert = sqlx::query::<Sqlite>(rows_sql);
+    for r in chunk {
+        last_id += 1;
+        insert = insert
+            .bind(last_id)
+            .bind(r.time_us)
+            .bind(r.level)
+            .bind(r.target.as_ref())
+            .bind(r.service.as_ref())
+            .bind(r.message.as_ref())
+            .bind(r.fields.as_str())
+            .bind(r.trace_id.as_deref())
+            .bind(r.span_id.as_deref());
+    }
+    insert.execute(&mut **tx).await?;
+    let mut index = sqlx::query::<Sqlite>(index_sql);
+    for (r, id) in chunk.iter().zip(first_id..) {
+        index = index.bind(id).bind(r.body.as_str());
+    }
+    index.execute(&mut **tx).await?;
+    Ok(last_id)
 }
 
 /// PostgreSQL: one `INSERT … SELECT FROM UNNEST(arrays)` for the whole batch; the

@@ -135,10 +135,11 @@ impl LogStore for SqlLogStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let rows: Vec<insert::Prepared<'_>> = batch.iter().map(insert::Prepared::from).collect();
         match &self.store {
-            Store::Sqlite(pool) => insert::sqlite(pool, &rows).await,
-            Store::Postgres(pool) => insert::postgres(pool, rows).await,
+            Store::Sqlite(pool) => insert::sqlite(pool, batch).await,
+            Store::Postgres(pool) => {
+                insert::postgres(pool, batch.iter().map(insert::Prepared::from).collect()).await
+            }
             _ => unreachable!("platform-core stores are SQLite or PostgreSQL"),
         }
         .map_err(LogStoreError::db("append"))
