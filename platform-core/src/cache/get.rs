@@ -85,14 +85,72 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use futures_util::FutureExt;
+    use futures_util::future::BoxFuture;
+
+    use super::super::codec::JsonCodec;
+    use super::super::{Cache, CacheConfig, CacheStore, StoreError};
     use super::*;
 
     #[test]
     fn the_future_is_two_words() {
-        use super::super::codec::JsonCodec;
         assert_eq!(
             std::mem::size_of::<Get<'static, u64, u64, JsonCodec>>(),
             2 * std::mem::size_of::<usize>()
         );
+    }
+
+    /// A remote store whose reads are pending once before they answer.
+    #[derive(Debug, Default)]
+    struct YieldingStore(Mutex<HashMap<String, Bytes>>);
+
+    impl CacheStore for YieldingStore {
+        fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, StoreError>> {
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                Ok(self.0.lock().expect("lock").get(key).cloned())
+            })
+        }
+
+        fn set<'a>(
+            &'a self,
+            key: &'a str,
+            value: Bytes,
+            _ttl: Duration,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.0.lock().expect("lock").insert(key.to_owned(), value);
+            Box::pin(async { Ok(()) })
+        }
+
+        fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.0.lock().expect("lock").remove(key);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn looks_up_only_when_polled_and_keeps_a_pending_remote_read() {
+        let config = CacheConfig { name: "get".into(), ..CacheConfig::default() };
+        let cache: Cache<u64, u64> =
+            Cache::builder(config).remote(YieldingStore::default()).build().expect("valid");
+        cache.set(1, 10).await.expect("set");
+        cache.invalidate(&1);
+
+        let mut read = Box::pin(cache.get(&1));
+        let stats = cache.stats();
+        assert_eq!((stats.local_hits, stats.remote_hits, stats.misses), (0, 0, 0), "lazy");
+        assert!((&mut read).now_or_never().is_none(), "the remote read is pending");
+        assert_eq!(read.await.expect("read"), Some(10), "the same read answers");
+        assert_eq!(cache.stats().remote_hits, 1);
+
+        assert_eq!(cache.get(&1).await.expect("read"), Some(10));
+        assert_eq!(cache.stats().local_hits, 1, "the remote answer was kept locally");
+        assert_eq!(cache.get(&2).await.expect("read"), None);
+        assert_eq!(cache.stats().misses, 1);
     }
 }
