@@ -15,6 +15,7 @@ use super::entry::{Entry, Lookup};
 use super::error::{CacheError, StoreError};
 use super::event::{CacheEvent, CacheStats, Counters, Level, report};
 use super::gate::{LocalGate, Ticket};
+use super::get::Get;
 use super::jitter::jitter;
 use super::store::CacheStore;
 use crate::resilience::Listeners;
@@ -116,17 +117,13 @@ where
 
     /// The fresh value of `key`: `Ok(None)` when it is absent, stale, or a cached
     /// "not found". Reads the local level, then the remote store.
-    pub async fn get(&self, key: &K) -> Result<Option<V>, CacheError> {
-        if let Lookup::Fresh(v) = self.inner.local_lookup(key) {
-            return Ok(v);
-        }
-        if self.inner.remote.is_none() {
-            self.inner.report(CacheEvent::Miss);
-            return Ok(None);
-        }
-        // Boxed (see `Inner::remote_get`): the remote read's state machine is large, and
-        // keeping it inline would make every call, hits included, move it around.
-        Box::pin(self.inner.remote_get(key)).await
+    ///
+    /// Like an `async fn`, nothing happens until the future is polled.
+    pub fn get<'a>(
+        &'a self,
+        key: &'a K,
+    ) -> impl Future<Output = Result<Option<V>, CacheError>> + Send + 'a {
+        Get::new(&self.inner, key)
     }
 
     /// Stores `value` for the configured TTL (jittered).
@@ -197,9 +194,11 @@ where
     /// Looks `key` up locally; fresh answers are reported here, stale ones by the caller
     /// that serves them.
     ///
-    /// Inlined into `get` / `get_or_load`: the entry moka clones out then goes straight
-    /// into the caller's result instead of being copied through a `Lookup` in memory.
-    #[inline]
+    /// Always inlined into `get` / `get_or_load` (the compiler declines a plain hint
+    /// here, having several callers): the entry moka clones out then goes straight into
+    /// the caller's result instead of being copied through a `Lookup` in memory, and a hit
+    /// pays no call.
+    #[inline(always)]
     pub(crate) fn local_lookup(&self, key: &K) -> Lookup<V> {
         let Some(local) = &self.local else { return Lookup::Miss };
         if !self.gate.is_live() {
@@ -256,10 +255,9 @@ where
 
     /// `get` past a local miss: the remote store's fresh answer, else a reported miss.
     ///
-    /// `get` awaits this boxed so that its own future holds a pointer instead of this
-    /// (kilobyte-sized) state machine: a local hit then builds, moves and drops only a few
-    /// words, and the allocation is paid on remote reads only.
-    async fn remote_get(&self, key: &K) -> Result<Option<V>, CacheError> {
+    /// `get` awaits this boxed (see [`Get`]): a local hit then builds, moves and drops
+    /// only two words, and the allocation is paid on remote reads only.
+    pub(crate) async fn remote_get(&self, key: &K) -> Result<Option<V>, CacheError> {
         match self.remote_lookup(key).await? {
             Lookup::Fresh(v) => Ok(v),
             Lookup::Stale(_) | Lookup::Miss => {

@@ -77,6 +77,7 @@ mod error;
 mod event;
 mod front;
 mod gate;
+mod get;
 mod jitter;
 mod load;
 mod store;

@@ -194,6 +194,56 @@ impl Breaker {
         }
     }
 
+    /// Whether a closed-state call needs nothing tracked while it runs: a count window and
+    /// no slow-call trigger mean no clock read and no in-flight ticket, so the call's
+    /// future needs only the breaker to record its outcome ([`finish_plain`](Self::finish_plain)).
+    #[inline]
+    pub(crate) fn closed_is_plain(&self) -> bool {
+        !self.window.needs_clock() && self.slow_nanos.load(Ordering::Relaxed) == 0
+    }
+
+    /// A closed-state call admitted while [`closed_is_plain`](Self::closed_is_plain) held
+    /// finished with `failure` (`None`: a local rejection, not counted). Same as
+    /// [`finish`](Self::finish) of a `Track::Closed` without start time or ticket.
+    #[inline]
+    pub(crate) fn finish_plain(&self, failure: Option<bool>) {
+        self.finish_closed(None, failure);
+    }
+
+    #[inline]
+    fn finish_closed(&self, start: Option<u64>, failure: Option<bool>) {
+        let Some(failure) = failure else { return };
+        if self.load().code() != CLOSED {
+            return; // finished after the breaker left the closed state it was admitted in
+        }
+        if failure || start.is_some() {
+            return self.finish_closed_judged(start, failure);
+        }
+        // A success of a plain call: no clock, nothing to judge.
+        self.window.record(0, Sample { failure: false, slow: false });
+        if self.consecutive.load(Ordering::Relaxed) != 0 {
+            self.consecutive.store(0, Ordering::Release);
+        }
+    }
+
+    /// The rest of [`finish_closed`](Self::finish_closed): a failure, or a call whose
+    /// duration matters.
+    #[inline(never)]
+    fn finish_closed_judged(&self, start: Option<u64>, failure: bool) {
+        let now = if start.is_some() { self.now() } else { 0 };
+        let slow_nanos = self.slow_nanos.load(Ordering::Relaxed);
+        let slow = slow_nanos != 0 && start.is_some_and(|s| now.saturating_sub(s) > slow_nanos);
+        self.window.record(now, Sample { failure, slow });
+        if failure {
+            self.consecutive.fetch_add(1, Ordering::AcqRel);
+        } else if self.consecutive.load(Ordering::Relaxed) != 0 {
+            self.consecutive.store(0, Ordering::Release);
+        }
+        if failure || slow {
+            self.judge(now);
+        }
+    }
+
     /// The call finished with `failure` (`None`: a local rejection, not counted).
     #[inline]
     pub(crate) fn finish(&self, track: Track, failure: Option<bool>) {
@@ -202,23 +252,7 @@ impl Breaker {
                 if let Some(t) = ticket {
                     self.inflight.leave(t);
                 }
-                let Some(failure) = failure else { return };
-                if self.load().code() != CLOSED {
-                    return; // finished after the breaker left the closed state it was admitted in
-                }
-                let now = if start.is_some() { self.now() } else { 0 };
-                let slow_nanos = self.slow_nanos.load(Ordering::Relaxed);
-                let slow =
-                    slow_nanos != 0 && start.is_some_and(|s| now.saturating_sub(s) > slow_nanos);
-                self.window.record(now, Sample { failure, slow });
-                if failure {
-                    self.consecutive.fetch_add(1, Ordering::AcqRel);
-                } else if self.consecutive.load(Ordering::Relaxed) != 0 {
-                    self.consecutive.store(0, Ordering::Release);
-                }
-                if failure || slow {
-                    self.judge(now);
-                }
+                self.finish_closed(start, failure);
             }
             Track::Probe { start, generation } => {
                 self.release_probe();

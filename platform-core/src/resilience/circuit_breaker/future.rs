@@ -17,6 +17,9 @@ use std::sync::Arc;
 pin_project! {
     #[project = KindProj]
     enum Kind<F, C> {
+        // A closed-state call with nothing to track while it runs (see
+        // `Breaker::closed_is_plain`): the breaker is reached only to record the outcome.
+        Plain { #[pin] fut: F, shared: Arc<Shared<C>> },
         Tracked { #[pin] fut: F, guard: Guard<C> },
         Untracked { #[pin] fut: F },
         Rejected { retry_after: Option<Duration> },
@@ -36,11 +39,15 @@ pin_project! {
 }
 
 impl<F, C> ResponseFuture<F, C> {
+    #[inline]
     pub(crate) fn new<Fut>(shared: &Arc<Shared<C>>, decision: Decision, call: Fut) -> Self
     where
         Fut: FnOnce() -> F,
     {
         let kind = match decision {
+            Decision::Closed if shared.breaker.closed_is_plain() => {
+                Kind::Plain { fut: call(), shared: shared.clone() }
+            }
             Decision::Reject(retry_after) => Kind::Rejected { retry_after },
             Decision::Pass => Kind::Untracked { fut: call() },
             decision => match Guard::start(shared, decision) {
@@ -60,7 +67,7 @@ impl<F, C> ResponseFuture<F, C> {
 impl<F, C> fmt::Debug for ResponseFuture<F, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.kind {
-            Kind::Tracked { .. } => "tracked",
+            Kind::Plain { .. } | Kind::Tracked { .. } => "tracked",
             Kind::Untracked { .. } => "untracked",
             Kind::Rejected { .. } => "rejected",
         };
@@ -76,16 +83,17 @@ where
 {
     type Output = Result<T, BoxError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
+            KindProj::Plain { fut, shared } => {
+                let res = ready!(fut.poll(cx)).map_err(Into::into);
+                shared.breaker.finish_plain(failure(&shared.classifier, &res));
+                Poll::Ready(res)
+            }
             KindProj::Tracked { fut, guard } => {
                 let res = ready!(fut.poll(cx)).map_err(Into::into);
-                let failure = match guard.shared.classifier.classify(&res) {
-                    Outcome::Success => Some(false),
-                    Outcome::Failure => Some(true),
-                    Outcome::Rejected => None,
-                };
-                guard.finish(failure);
+                guard.finish(failure(&guard.shared.classifier, &res));
                 Poll::Ready(res)
             }
             KindProj::Untracked { fut } => fut.poll(cx).map_err(Into::into),
@@ -93,5 +101,16 @@ where
                 Poll::Ready(Err(Box::new(CircuitOpen::new(*retry_after))))
             }
         }
+    }
+}
+
+/// The breaker's view of an outcome: `Some(true)` failure, `Some(false)` success, `None`
+/// a local rejection (not counted).
+#[inline]
+fn failure<C: Classify<T>, T>(classifier: &C, res: &Result<T, BoxError>) -> Option<bool> {
+    match classifier.classify(res) {
+        Outcome::Success => Some(false),
+        Outcome::Failure => Some(true),
+        Outcome::Rejected => None,
     }
 }

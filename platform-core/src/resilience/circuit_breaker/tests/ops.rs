@@ -118,6 +118,45 @@ async fn reconfiguration_keeps_state_and_window() {
     assert_eq!(err.field(), "failure_rate_threshold");
 }
 
+/// A call admitted while the breaker needs no clock (count window, no slow-call trigger)
+/// carries no start time: turning the slow trigger on while it runs never makes it count
+/// as slow, and dropping it unfinished records nothing. Calls admitted after the change
+/// are timed.
+#[tokio::test(start_paused = true)]
+async fn calls_admitted_before_the_slow_trigger_are_never_slow() {
+    use futures_util::FutureExt;
+
+    let base = CircuitBreakerConfig {
+        window: WindowConfig::Count { size: 4 },
+        minimum_calls: 4,
+        ..CircuitBreakerConfig::default()
+    };
+    let layer = CircuitBreakerLayer::builder().config(base.clone()).build().expect("valid");
+    let mut svc = layer.layer(backend());
+    let plain = svc.ready().await.expect("ready").call(Call::Slow(Duration::from_secs(10)));
+    let mut abandoned = Box::pin(svc.ready().await.expect("ready").call(Call::Hang));
+    assert!((&mut abandoned).now_or_never().is_none(), "hangs");
+
+    let timed = CircuitBreakerConfig {
+        slow_call_rate_threshold: Some(0.6),
+        slow_call_duration: Duration::from_secs(1),
+        ..base
+    };
+    layer.reconfigure(&timed).expect("valid");
+    drop(abandoned);
+    assert_eq!(plain.await.expect("passes"), "slow");
+
+    let two_secs = Call::Slow(Duration::from_secs(2));
+    for c in [two_secs, Call::Ok, two_secs] {
+        call(&layer, c).await.expect("passes");
+    }
+    // Window: the plain call (fast), slow, fast, slow: 2 of 4 slow, under 0.6.
+    assert_eq!(layer.handle().state(), CircuitState::Closed);
+    call(&layer, two_secs).await.expect("passes");
+    // Window: slow, fast, slow, slow: 3 of 4.
+    assert_eq!(layer.handle().state(), CircuitState::Open);
+}
+
 #[test]
 fn config_defaults_serde_and_validation() {
     let cfg: CircuitBreakerConfig = serde_json::from_str("{}").expect("all defaults");
