@@ -28,7 +28,8 @@
 //! * [`tx`] (feature `tx`) — transactional outbox with an ordered relay, inbox
 //!   (idempotent consumer), sagas with a persisted step log and crash-resuming
 //!   coordinators;
-//! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
+//! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis,
+//!   and `LogCapture` for asserting on log output.
 //!
 //! # Example
 //!

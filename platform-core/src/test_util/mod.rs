@@ -1,4 +1,5 @@
-//! Helpers for tests that talk to real services.
+//! Helpers for tests that talk to real services, and [`LogCapture`] for tests that
+//! assert on log output.
 //!
 //! Service-backed tests read their URL from the environment:
 //!
@@ -30,8 +31,12 @@
 //! # }
 //! ```
 
+mod log_capture;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+pub use log_capture::LogCapture;
 
 /// An external service a test may need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
