@@ -68,8 +68,15 @@ pub mod store;
 #[cfg(feature = "registry")]
 pub mod registry;
 
+#[cfg(any(feature = "registry", all(feature = "config", feature = "http-client")))]
+mod names;
 #[cfg(feature = "redis")]
 mod redis_conn;
+#[cfg(any(
+    all(feature = "config", any(feature = "redis", feature = "http-client")),
+    all(feature = "registry", feature = "http-client")
+))]
+mod task_stream;
 
 #[cfg(any(feature = "control", feature = "http-client"))]
 pub mod control;
