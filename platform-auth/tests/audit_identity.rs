@@ -9,12 +9,13 @@ use std::time::Duration;
 use platform_auth::identity::{
     Backoff, Identity, LockoutPolicy, MemoryIdentityStore, NewUser, PasswordConfig, PasswordHasher,
 };
+use platform_core::test_util::LogCapture;
 
 const PASSWORD: &str = "correct horse battery staple";
 
 #[tokio::test]
 async fn logins_are_audited_without_secrets() {
-    let (capture, _guard) = common::capture::Capture::install();
+    let (capture, _guard) = LogCapture::install(tracing::Level::TRACE);
 
     let hasher = PasswordHasher::new(PasswordConfig::default().costs(64, 1, 1)).expect("valid");
     let mut lockout = LockoutPolicy::default();

@@ -10,11 +10,12 @@ use platform_auth::apikey::{ApiKeys, MemoryApiKeyStore, NewApiKey};
 use platform_auth::jwt::{Issuer, KeySet, Verifier, VerifierConfig};
 use platform_auth::refresh::{MemoryRefreshStore, RefreshTokens};
 use platform_auth::{AuthenticateLayer, Authenticator, AuthorizeLayer};
+use platform_core::test_util::LogCapture;
 use tower::ServiceExt;
 
 #[tokio::test]
 async fn audit_events_carry_no_secrets() {
-    let (capture, _guard) = common::capture::Capture::install();
+    let (capture, _guard) = LogCapture::install(tracing::Level::TRACE);
 
     let keys = KeySet::new(Key::hs256("k1", HMAC_SECRET).expect("key"));
     let issuer = Issuer::new(keys.clone(), ISS, AUD);

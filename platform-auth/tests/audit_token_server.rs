@@ -5,10 +5,11 @@
 mod common;
 
 use common::server::*;
+use platform_core::test_util::LogCapture;
 
 #[tokio::test]
 async fn token_server_logs_carry_no_secrets() {
-    let (logs, _guard) = common::capture::Capture::install();
+    let (logs, _guard) = LogCapture::install(tracing::Level::TRACE);
     let f = fixture(true).await;
     let ok = login(&f, "alice").await;
     let rt = ok.str("refresh_token");

@@ -12,6 +12,7 @@ use platform_auth::authz::{PolicyAuthorizer, PolicySet, Resource};
 use platform_auth::jwt::{Issuer, KeySet, Verifier, VerifierConfig};
 use platform_auth::{AuthenticateLayer, Authenticator, AuthorizeLayer};
 use platform_core::error::ErrorBody;
+use platform_core::test_util::LogCapture;
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -67,7 +68,7 @@ async fn get_as(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, V
 
 #[tokio::test]
 async fn routes_ask_the_authorizer() {
-    let (logs, _guard) = common::capture::Capture::install();
+    let (logs, _guard) = LogCapture::install(tracing::Level::TRACE);
     let keys = KeySet::new(hs_key("k"));
     let issuer = Issuer::new(keys.clone(), ISS, AUD);
     let app = app(keys);

@@ -10,6 +10,7 @@ use platform_auth::authz::{
     Authorizer, AuthzRequest, Decision, Denial, PolicyAuthorizer, PolicyError, PolicySet, Resource,
 };
 use platform_auth::{CredentialKind, Principal};
+use platform_core::test_util::LogCapture;
 
 const POLICIES: &str = r#"
 [roles.viewer]
@@ -163,7 +164,7 @@ async fn eventually(what: &str, f: impl Fn() -> bool) {
 
 #[tokio::test]
 async fn watched_files_reload_and_bad_edits_keep_the_last_good_policies() {
-    let (logs, _guard) = common::capture::Capture::install();
+    let (logs, _guard) = LogCapture::install(tracing::Level::TRACE);
     let dir = tempfile::tempdir().expect("dir");
     let path = write(dir.path(), "policies.toml", POLICIES);
     let authz = PolicyAuthorizer::new(PolicySet::load_file(&path).expect("valid"));

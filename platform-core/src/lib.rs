@@ -28,7 +28,8 @@
 //! * [`tx`] (feature `tx`) — transactional outbox with an ordered relay, inbox
 //!   (idempotent consumer), sagas with a persisted step log and crash-resuming
 //!   coordinators;
-//! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis.
+//! * `test_util` (feature `test-util`) — helpers for tests against real PostgreSQL and Redis,
+//!   and `LogCapture` for asserting on log output.
 //!
 //! # Example
 //!
@@ -67,8 +68,15 @@ pub mod store;
 #[cfg(feature = "registry")]
 pub mod registry;
 
+#[cfg(any(feature = "registry", all(feature = "config", feature = "http-client")))]
+mod names;
 #[cfg(feature = "redis")]
 mod redis_conn;
+#[cfg(any(
+    all(feature = "config", any(feature = "redis", feature = "http-client")),
+    all(feature = "registry", feature = "http-client")
+))]
+mod task_stream;
 
 #[cfg(any(feature = "control", feature = "http-client"))]
 pub mod control;

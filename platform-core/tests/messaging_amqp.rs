@@ -7,16 +7,7 @@ use std::time::Duration;
 
 use platform_core::messaging::conformance::Suite;
 use platform_core::messaging::{RabbitMq, RabbitMqConfig};
-use platform_core::test_util::Service;
-
-/// Unique topic names per run; queues of finished runs expire on their own.
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{name}-{}-{nanos:x}", std::process::id())
-}
+use platform_core::test_util::{Service, unique_name};
 
 fn config(url: &str) -> RabbitMqConfig {
     RabbitMqConfig::new(url).prefix("platform-test").queue_expires(Some(Duration::from_secs(60)))
@@ -26,12 +17,12 @@ fn config(url: &str) -> RabbitMqConfig {
 async fn conformance_classic() {
     let Some(url) = Service::Amqp.url_or_skip("messaging_amqp_classic").await else { return };
     let rabbit = RabbitMq::new(config(&url)).expect("config");
-    Suite::new(rabbit, &unique("classic")).run_all().await;
+    Suite::new(rabbit, &unique_name("classic")).run_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_quorum() {
     let Some(url) = Service::Amqp.url_or_skip("messaging_amqp_quorum").await else { return };
     let rabbit = RabbitMq::new(config(&url).quorum(true)).expect("config");
-    Suite::new(rabbit, &unique("quorum")).run_all().await;
+    Suite::new(rabbit, &unique_name("quorum")).run_all().await;
 }

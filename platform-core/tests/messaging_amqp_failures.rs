@@ -8,36 +8,20 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use platform_core::messaging::conformance::next_delivery;
 use platform_core::messaging::{
     DEAD_LETTER_REASON, Delivery, OutgoingMessage, Publisher, RabbitMq, RabbitMqConfig,
-    SubscribeOptions, Subscriber, Subscription, dead_letter_topic,
+    SubscribeOptions, Subscriber, dead_letter_topic,
 };
-use platform_core::test_util::Service;
+use platform_core::test_util::{Service, unique_name};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn unique(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{name}-{}-{nanos:x}", std::process::id())
-}
 
 fn config(url: &str, name: &str) -> RabbitMqConfig {
     RabbitMqConfig::new(url)
         .prefix("platform-test")
         .connection_name(name)
         .queue_expires(Some(Duration::from_secs(60)))
-}
-
-async fn next(sub: &mut Subscription) -> Delivery {
-    match tokio::time::timeout(WAIT, sub.next()).await {
-        Ok(Some(Ok(d))) => d,
-        Ok(Some(Err(e))) => panic!("subscription failed: {e}"),
-        Ok(None) => panic!("subscription ended"),
-        Err(_) => panic!("no delivery within {WAIT:?}"),
-    }
 }
 
 /// Closes the broker side of every connection named `name` with `rabbitmqctl`; `None`
@@ -74,9 +58,9 @@ async fn connection_closed_mid_stream_loses_nothing() {
     let Some(url) = Service::Amqp.url_or_skip("messaging_amqp_connection_loss").await else {
         return;
     };
-    let name = unique("conn-loss");
+    let name = unique_name("conn-loss");
     let rabbit = RabbitMq::new(config(&url, &name)).expect("config");
-    let topic = unique("loss");
+    let topic = unique_name("loss");
     let options = SubscribeOptions::default().prefetch(4);
     let mut sub = rabbit.subscribe(&topic, "g", options).await.expect("subscribe");
     let batch = (0..20).map(|i| OutgoingMessage::new(&topic, format!("m{i}"))).collect();
@@ -85,11 +69,12 @@ async fn connection_closed_mid_stream_loses_nothing() {
 
     let mut acked = BTreeSet::new();
     for _ in 0..5 {
-        let d = next(&mut sub).await;
+        let d = next_delivery(&mut sub, WAIT).await;
         acked.insert(d.message().id.to_string());
         d.ack().await.expect("ack before the loss");
     }
-    let held: Vec<Delivery> = vec![next(&mut sub).await, next(&mut sub).await];
+    let held: Vec<Delivery> =
+        vec![next_delivery(&mut sub, WAIT).await, next_delivery(&mut sub, WAIT).await];
     let Some(closed) = close_connections(&name) else {
         eprintln!("SKIPPED connection_closed_mid_stream_loses_nothing: rabbitmqctl unavailable");
         return;
@@ -113,7 +98,7 @@ async fn connection_closed_mid_stream_loses_nothing() {
     ids.extend(published.expect("publishing reconnects").iter().map(ToString::to_string));
 
     while acked.len() < ids.len() {
-        let d = next(&mut sub).await;
+        let d = next_delivery(&mut sub, WAIT).await;
         let id = d.message().id.to_string();
         assert!(!acked.contains(&id), "{id} was acknowledged but delivered again");
         if d.ack().await.is_ok() {
@@ -129,15 +114,15 @@ async fn connection_closed_mid_stream_loses_nothing() {
 async fn poison_message_dead_lettered_after_max_deliveries() {
     let Some(url) = Service::Amqp.url_or_skip("messaging_amqp_poison").await else { return };
     let rabbit =
-        RabbitMq::new(config(&url, &unique("poison")).quorum(true).max_deliveries(Some(3)))
+        RabbitMq::new(config(&url, &unique_name("poison")).quorum(true).max_deliveries(Some(3)))
             .expect("config");
-    let topic = unique("poison");
+    let topic = unique_name("poison");
     let options = SubscribeOptions::default().prefetch(1);
     let mut dead = rabbit.subscribe(&dead_letter_topic(&topic), "g", options).await.expect("dead");
     let mut sub = rabbit.subscribe(&topic, "g", options).await.expect("subscribe");
     let id = rabbit.publish_one(OutgoingMessage::new(&topic, "boom")).await.expect("publish");
     for attempt in 1..=3 {
-        let d = next(&mut sub).await;
+        let d = next_delivery(&mut sub, WAIT).await;
         assert_eq!((&d.message().id, d.message().attempt), (&id, attempt));
         // The consumer "crashes": its channel closes with the delivery unacknowledged.
         drop(d);
@@ -147,7 +132,7 @@ async fn poison_message_dead_lettered_after_max_deliveries() {
     let quiet = tokio::spawn(async move {
         tokio::time::timeout(Duration::from_secs(2), sub.next()).await.is_err()
     });
-    let d = next(&mut dead).await;
+    let d = next_delivery(&mut dead, WAIT).await;
     assert_eq!(d.message().id, id);
     assert!(d.message().header(DEAD_LETTER_REASON).expect("reason").contains("max 3"));
     d.ack().await.expect("ack dead letter");

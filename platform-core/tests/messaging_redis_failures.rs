@@ -9,9 +9,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use platform_core::messaging::conformance::next_delivery;
 use platform_core::messaging::{
-    DEAD_LETTER_ATTEMPTS, DEAD_LETTER_REASON, Delivery, OutgoingMessage, Publisher, RedisStreams,
-    RedisStreamsConfig, SubscribeOptions, Subscriber, Subscription, dead_letter_topic,
+    DEAD_LETTER_ATTEMPTS, DEAD_LETTER_REASON, OutgoingMessage, Publisher, RedisStreams,
+    RedisStreamsConfig, SubscribeOptions, Subscriber, dead_letter_topic,
 };
 use platform_core::test_util::{RedisPrefix, Service};
 use redis::aio::MultiplexedConnection;
@@ -87,15 +88,6 @@ impl Setup {
     }
 }
 
-async fn next(sub: &mut Subscription) -> Delivery {
-    match tokio::time::timeout(WAIT, sub.next()).await {
-        Ok(Some(Ok(d))) => d,
-        Ok(Some(Err(e))) => panic!("subscription failed: {e}"),
-        Ok(None) => panic!("subscription ended"),
-        Err(_) => panic!("no delivery within {WAIT:?}"),
-    }
-}
-
 fn options() -> SubscribeOptions {
     SubscribeOptions::default().visibility_timeout(VISIBILITY).prefetch(4)
 }
@@ -114,21 +106,25 @@ async fn client_kill_mid_stream_loses_nothing() {
 
     let mut acked = BTreeSet::new();
     for _ in 0..10 {
-        let d = next(&mut sub).await;
+        let d = next_delivery(&mut sub, WAIT).await;
         let id = d.message().id.to_string();
         d.ack().await.expect("ack before the kill");
         acked.insert(id);
     }
     // Hold three deliveries unacknowledged across the kill.
-    let held: Vec<String> = [next(&mut sub).await, next(&mut sub).await, next(&mut sub).await]
-        .into_iter()
-        .map(|d| d.message().id.to_string())
-        .collect();
+    let held: Vec<String> = [
+        next_delivery(&mut sub, WAIT).await,
+        next_delivery(&mut sub, WAIT).await,
+        next_delivery(&mut sub, WAIT).await,
+    ]
+    .into_iter()
+    .map(|d| d.message().id.to_string())
+    .collect();
     assert!(s.kill_connections().await >= 2, "the shared and the reader connection");
 
     let mut redelivered = BTreeSet::new();
     while acked.len() < ids.len() {
-        let d = next(&mut sub).await;
+        let d = next_delivery(&mut sub, WAIT).await;
         let id = d.message().id.to_string();
         assert!(!acked.contains(&id), "{id} was acknowledged but delivered again");
         if held.contains(&id) {
@@ -161,7 +157,7 @@ async fn poison_message_dead_lettered_after_max_deliveries() {
     for attempt in 1..=3 {
         // Each "process" takes the message and dies holding it.
         let mut sub = s.streams.subscribe(topic, "g", options()).await.expect("subscribe");
-        let d = next(&mut sub).await;
+        let d = next_delivery(&mut sub, WAIT).await;
         assert_eq!((&d.message().id, d.message().attempt), (&id, attempt));
         drop(d);
         drop(sub);
@@ -172,7 +168,7 @@ async fn poison_message_dead_lettered_after_max_deliveries() {
         let got = tokio::time::timeout(VISIBILITY * 4, sub.next()).await;
         got.map(|d| d.map(|d| d.map(|d| d.message().clone())))
     });
-    let d = next(&mut dead).await;
+    let d = next_delivery(&mut dead, WAIT).await;
     assert_eq!(d.message().id, id);
     assert_eq!(d.message().attempt, 1, "first delivery of the dead letter");
     assert_eq!(d.message().header(DEAD_LETTER_ATTEMPTS), Some("4"));
@@ -200,7 +196,7 @@ async fn cleanup_keeps_consumers_with_pending_entries() {
         .publish(vec![OutgoingMessage::new(topic, "a"), OutgoingMessage::new(topic, "b")])
         .await
         .expect("publish");
-    let held = [next(&mut holder).await, next(&mut holder).await];
+    let held = [next_delivery(&mut holder, WAIT).await, next_delivery(&mut holder, WAIT).await];
     let key = s.streams.stream_key(topic);
     for idle in ["idle-1", "idle-2"] {
         redis::cmd("XGROUP")
@@ -232,7 +228,7 @@ async fn cleanup_keeps_consumers_with_pending_entries() {
     // Its entries are still redeliverable to another member (whose visibility timeout
     // is shorter).
     let mut peer = s.streams.subscribe(topic, "g", options()).await.expect("subscribe");
-    let mut got = vec![next(&mut peer).await, next(&mut peer).await];
+    let mut got = vec![next_delivery(&mut peer, WAIT).await, next_delivery(&mut peer, WAIT).await];
     got.sort_by(|a, b| a.message().id.cmp(&b.message().id));
     let mut want = ids.clone();
     want.sort();

@@ -3,50 +3,18 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use bytes::Bytes;
 use common::{echo_upstream, send, serve, status_upstream};
 use http::Request;
 use http_body_util::Full;
 use platform_core::resilience::RetryConfig;
+use platform_core::test_util::LogCapture;
 use platform_gateway::{Gateway, Route, Upstream};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn lines(&self) -> Vec<String> {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text.lines()
-            .filter(|l| l.contains("platform::gateway::access"))
-            .map(str::to_owned)
-            .collect()
-    }
-}
 
 // A current-thread runtime: the subscriber set for this thread sees every task.
 #[tokio::test]
 async fn one_line_per_request_with_route_endpoint_bytes_and_retries() {
-    let capture = Capture::default();
-    let sink = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (capture, _guard) = LogCapture::install(tracing::Level::INFO);
 
     let echo = echo_upstream("echo").await;
     let failing = status_upstream("down", 503).await;
@@ -78,7 +46,7 @@ async fn one_line_per_request_with_route_endpoint_bytes_and_retries() {
     let (status, _) = common::get(gw, "/nowhere").await;
     assert_eq!(status, 404);
 
-    let lines = capture.lines();
+    let lines = capture.lines_containing("platform::gateway::access");
     assert_eq!(lines.len(), 3, "{lines:#?}");
     let users = &lines[0];
     for part in [

@@ -16,6 +16,12 @@ async fn gateway(upstream: Upstream, route: Route) -> std::net::SocketAddr {
     serve(Gateway::builder().upstream(upstream).route(route).build().unwrap()).await
 }
 
+/// Upstream `u` over `endpoints`, with `config`.
+async fn upstream_over(endpoints: &[std::net::SocketAddr], config: UpstreamConfig) -> Upstream {
+    let builder = endpoints.iter().fold(Upstream::builder("u"), |b, e| b.endpoint(e.to_string()));
+    builder.config(config).build().await.unwrap()
+}
+
 fn route() -> platform_gateway::RouteBuilder {
     Route::builder("r").path_prefix("/").upstream("u")
 }
@@ -33,6 +39,18 @@ async fn tally(
     counts
 }
 
+/// Waits until `upstream` routes to `want` endpoints: ejections and returns reach the
+/// endpoint set through the discovery task.
+async fn settle(upstream: &Upstream, want: usize) {
+    for _ in 0..200 {
+        if upstream.endpoints().len() == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("the endpoint set never reached {want} endpoints (ejected: {:?})", upstream.ejected());
+}
+
 fn config(balance: BalancePolicy) -> UpstreamConfig {
     UpstreamConfig { balance, ..UpstreamConfig::default() }
 }
@@ -40,14 +58,7 @@ fn config(balance: BalancePolicy) -> UpstreamConfig {
 #[tokio::test]
 async fn round_robin_takes_turns() {
     let (a, b, c) = (echo_upstream("a").await, echo_upstream("b").await, echo_upstream("c").await);
-    let upstream = Upstream::builder("u")
-        .endpoint(a.to_string())
-        .endpoint(b.to_string())
-        .endpoint(c.to_string())
-        .config(config(BalancePolicy::RoundRobin))
-        .build()
-        .await
-        .unwrap();
+    let upstream = upstream_over(&[a, b, c], config(BalancePolicy::RoundRobin)).await;
     let gw = gateway(upstream, route().build().unwrap()).await;
     let counts = tally(gw, 30, &[]).await;
     assert_eq!(
@@ -76,14 +87,7 @@ async fn consistent_hash_is_sticky_per_key() {
     let (a, b, c) = (echo_upstream("a").await, echo_upstream("b").await, echo_upstream("c").await);
     let policy =
         BalancePolicy::ConsistentHash(ConsistentHashConfig::new(HashKey::Header("x-user".into())));
-    let upstream = Upstream::builder("u")
-        .endpoint(a.to_string())
-        .endpoint(b.to_string())
-        .endpoint(c.to_string())
-        .config(config(policy))
-        .build()
-        .await
-        .unwrap();
+    let upstream = upstream_over(&[a, b, c], config(policy)).await;
     let gw = gateway(upstream, route().build().unwrap()).await;
     let mut seen = std::collections::HashSet::new();
     for user in 0..20 {
@@ -100,13 +104,11 @@ async fn consistent_hash_is_sticky_per_key() {
 #[tokio::test]
 async fn peak_ewma_avoids_an_endpoint_that_fails() {
     let (bad, good) = (status_upstream("bad", 500).await, status_upstream("good", 200).await);
-    let upstream = Upstream::builder("u")
-        .endpoint(bad.to_string())
-        .endpoint(good.to_string())
-        .config(UpstreamConfig { eject_outliers: false, ..UpstreamConfig::default() })
-        .build()
-        .await
-        .unwrap();
+    let upstream = upstream_over(
+        &[bad, good],
+        UpstreamConfig { eject_outliers: false, ..UpstreamConfig::default() },
+    )
+    .await;
     let gw = gateway(upstream, route().build().unwrap()).await;
     let counts = tally(gw, 50, &[]).await;
     let failures = counts.get("500:bad").copied().unwrap_or(0);
@@ -116,13 +118,11 @@ async fn peak_ewma_avoids_an_endpoint_that_fails() {
 #[tokio::test]
 async fn a_retry_goes_to_another_endpoint() {
     let (bad, good) = (status_upstream("bad", 503).await, status_upstream("good", 200).await);
-    let upstream = Upstream::builder("u")
-        .endpoint(bad.to_string())
-        .endpoint(good.to_string())
-        .config(UpstreamConfig { eject_outliers: false, ..config(BalancePolicy::RoundRobin) })
-        .build()
-        .await
-        .unwrap();
+    let upstream = upstream_over(
+        &[bad, good],
+        UpstreamConfig { eject_outliers: false, ..config(BalancePolicy::RoundRobin) },
+    )
+    .await;
     let retry = RetryConfig::builder().max_attempts(2);
     let gw = gateway(upstream, route().retry(retry).build().unwrap()).await;
     let counts = tally(gw, 20, &[]).await;
@@ -133,24 +133,15 @@ async fn a_retry_goes_to_another_endpoint() {
 async fn failing_endpoint_is_ejected() {
     let (bad, good) = (status_upstream("bad", 502).await, status_upstream("good", 200).await);
     let outlier = OutlierConfig { consecutive_failures: 2, ..OutlierConfig::default() };
-    let upstream = Upstream::builder("u")
-        .endpoint(bad.to_string())
-        .endpoint(good.to_string())
-        .config(UpstreamConfig { outlier, ..config(BalancePolicy::RoundRobin) })
-        .build()
-        .await
-        .unwrap();
+    let upstream = upstream_over(
+        &[bad, good],
+        UpstreamConfig { outlier, ..config(BalancePolicy::RoundRobin) },
+    )
+    .await;
     let handle = upstream.clone();
     let gw = gateway(upstream, route().build().unwrap()).await;
     let _ = tally(gw, 10, &[]).await;
-    // The ejection reaches the endpoint set through the discovery task.
-    for _ in 0..100 {
-        if handle.endpoints().len() == 1 {
-            break;
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    settle(&handle, 1).await;
     assert_eq!(handle.ejected(), [bad.to_string()]);
     assert_eq!(tally(gw, 10, &[]).await, HashMap::from([("200:good".into(), 10)]));
     let (status, _) = who(gw, "/", &[]).await;
@@ -165,33 +156,17 @@ async fn panic_threshold_brings_ejected_endpoints_back() {
         max_ejected_share: 1.0,
         ..OutlierConfig::default()
     };
-    let upstream = Upstream::builder("u")
-        .endpoint(a.to_string())
-        .endpoint(b.to_string())
-        .config(UpstreamConfig { outlier, ..config(BalancePolicy::RoundRobin) })
-        .build()
-        .await
-        .unwrap();
+    let upstream =
+        upstream_over(&[a, b], UpstreamConfig { outlier, ..config(BalancePolicy::RoundRobin) })
+            .await;
     let handle = upstream.clone();
     let gw = gateway(upstream, route().build().unwrap()).await;
-    let settle = |want: usize| {
-        let handle = handle.clone();
-        async move {
-            for _ in 0..200 {
-                if handle.endpoints().len() == want {
-                    return;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            }
-            panic!("the endpoint set never reached {want} endpoints");
-        }
-    };
     // One failure ejects the first endpoint: 1 of 2 out is not over 0.5, it leaves.
     let _ = who(gw, "/", &[]).await;
-    settle(1).await;
+    settle(&handle, 1).await;
     // The other fails too: 2 of 2 out is over the threshold, panic mode routes to both.
     let _ = who(gw, "/", &[]).await;
-    settle(2).await;
+    settle(&handle, 2).await;
     assert_eq!(handle.ejected().len(), 2, "both endpoints are still ejected");
     let (status, name) = who(gw, "/", &[]).await;
     assert_eq!(

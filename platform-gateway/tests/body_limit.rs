@@ -3,19 +3,14 @@
 
 mod common;
 
-use common::{echo_upstream, raw, raw_body, raw_status, serve};
-use platform_gateway::{Gateway, Route, Upstream};
+use common::raw::{raw, raw_body, raw_status};
+use common::{echo_gateway, serve};
+use platform_gateway::Route;
+use platform_gateway::proxy::ProxyConfig;
 
 async fn gateway() -> std::net::SocketAddr {
-    let up = echo_upstream("a").await;
-    let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
-    let small = Route::builder("small")
-        .path_prefix("/small")
-        .max_body_bytes(1024)
-        .upstream("a")
-        .build()
-        .unwrap();
-    serve(Gateway::builder().upstream(upstream).route(small).build().unwrap()).await
+    let small = Route::builder("small").path_prefix("/small").max_body_bytes(1024);
+    serve(echo_gateway(small, ProxyConfig::default()).await).await
 }
 
 #[tokio::test]

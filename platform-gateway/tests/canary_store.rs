@@ -32,16 +32,8 @@ impl Db {
                 Store::connect(&format!("sqlite://{file}")).await.expect("sqlite")
             }
             Store::Postgres(_) => {
-                let url = std::env::var(Service::Postgres.env_var()).expect("url");
-                let opts: sqlx::postgres::PgConnectOptions = url.parse().expect("url");
-                let schema = self.schema.as_ref().expect("schema").name().to_owned();
-                let opts = opts.options([("search_path", schema.as_str())]);
-                let pool = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(opts)
-                    .await
-                    .expect("pg");
-                Store::Postgres(pool)
+                let schema = self.schema.as_ref().expect("schema");
+                Store::Postgres(schema.open_pool().await.expect("pg"))
             }
             _ => unreachable!("SQLite or PostgreSQL"),
         };

@@ -3,23 +3,18 @@
 
 mod common;
 
-use common::{echo_upstream, echoed, raw, raw_body, serve};
+use common::raw::{raw, raw_json};
+use common::{catch_all, echo_gateway, echoed, serve};
 use platform_gateway::proxy::{ForwardedConfig, ProxyConfig};
-use platform_gateway::{Gateway, Route, Upstream};
 
 async fn gateway(forwarded: ForwardedConfig) -> std::net::SocketAddr {
-    let up = echo_upstream("a").await;
-    let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
-    let route = Route::builder("all").path_prefix("/").upstream("a").build().unwrap();
     let proxy = ProxyConfig { forwarded, ..ProxyConfig::default() };
-    serve(Gateway::builder().upstream(upstream).route(route).proxy(proxy).build().unwrap()).await
+    serve(echo_gateway(catch_all(), proxy).await).await
 }
 
 async fn echo_with(gw: std::net::SocketAddr, extra: &str) -> serde_json::Value {
     let req = format!("GET / HTTP/1.1\r\nHost: shop.example\r\nConnection: close\r\n{extra}\r\n");
-    let res = raw(gw, req.as_bytes()).await;
-    let body = raw_body(&res);
-    serde_json::from_str(&body[body.find('{').unwrap()..=body.rfind('}').unwrap()]).unwrap()
+    raw_json(&raw(gw, req.as_bytes()).await)
 }
 
 #[tokio::test]

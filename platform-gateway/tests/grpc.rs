@@ -131,15 +131,7 @@ where
 
 /// The gRPC upstream over h2c.
 async fn h2c_upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            tokio::spawn(serve_grpc(stream));
-        }
-    });
-    addr
+    common::listen(serve_grpc).await
 }
 
 /// A gateway with the upstream `grpc` and one route to it, made by `route`.

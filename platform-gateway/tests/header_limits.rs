@@ -2,15 +2,12 @@
 
 mod common;
 
-use common::{echo_upstream, raw, raw_status, serve};
+use common::raw::{raw, raw_status};
+use common::{catch_all, echo_gateway, serve};
 use platform_gateway::proxy::ProxyConfig;
-use platform_gateway::{Gateway, Route, Upstream};
 
 async fn gateway(proxy: ProxyConfig) -> std::net::SocketAddr {
-    let up = echo_upstream("a").await;
-    let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
-    let route = Route::builder("all").path_prefix("/").upstream("a").build().unwrap();
-    serve(Gateway::builder().upstream(upstream).route(route).proxy(proxy).build().unwrap()).await
+    serve(echo_gateway(catch_all(), proxy).await).await
 }
 
 fn request_with(headers: usize, value_len: usize) -> Vec<u8> {
@@ -29,7 +26,7 @@ async fn too_many_headers_is_431() {
     let res = raw(gw, &request_with(40, 10)).await;
     assert_eq!(raw_status(&res), 431, "{res}");
     assert!(
-        common::raw_body(&res).contains("too_many_headers"),
+        common::raw::raw_body(&res).contains("too_many_headers"),
         "the gateway's JSON answer: {res}"
     );
     // Far over: hyper stops it while reading.
@@ -54,7 +51,7 @@ async fn header_bytes_over_the_limit_but_within_the_buffer_are_431() {
     let res = raw(gw, &request_with(4, 2600)).await;
     assert_eq!(raw_status(&res), 431, "{res}");
     assert!(
-        common::raw_body(&res).contains("headers_too_large"),
+        common::raw::raw_body(&res).contains("headers_too_large"),
         "the gateway's JSON answer: {res}"
     );
 }

@@ -3,25 +3,12 @@
 
 mod common;
 
-use common::{echo_upstream, echoed, raw, raw_body, serve};
-use platform_gateway::{Gateway, Route, Upstream};
-
-async fn gateway() -> std::net::SocketAddr {
-    let up = echo_upstream("a").await;
-    let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
-    let route = Route::builder("all").path_prefix("/").upstream("a").build().unwrap();
-    serve(Gateway::builder().upstream(upstream).route(route).build().unwrap()).await
-}
-
-fn json_of(res: &str) -> serde_json::Value {
-    let body = raw_body(res);
-    let (start, end) = (body.find('{').unwrap(), body.rfind('}').unwrap());
-    serde_json::from_str(&body[start..=end]).unwrap()
-}
+use common::raw::{raw, raw_json};
+use common::{echoed, serve_echo_gateway};
 
 #[tokio::test]
 async fn request_hop_headers_do_not_reach_the_upstream() {
-    let gw = gateway().await;
+    let gw = serve_echo_gateway().await;
     let res = raw(
         gw,
         b"GET / HTTP/1.1\r\nHost: x\r\n\
@@ -32,7 +19,7 @@ Proxy-Authorization: Basic Zm9vOmJhcg==\r\nUpgrade: h2c\r\n\
 X-Public: kept\r\n\r\n",
     )
     .await;
-    let doc = json_of(&res);
+    let doc = raw_json(&res);
     for gone in [
         "x-private-a",
         "x-private-b",
@@ -54,15 +41,15 @@ X-Public: kept\r\n\r\n",
 
 #[tokio::test]
 async fn te_trailers_is_kept_for_grpc() {
-    let gw = gateway().await;
+    let gw = serve_echo_gateway().await;
     let res =
         raw(gw, b"GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\nConnection: close\r\n\r\n").await;
-    assert_eq!(echoed(&json_of(&res), "te"), ["trailers"]);
+    assert_eq!(echoed(&raw_json(&res), "te"), ["trailers"]);
 }
 
 #[tokio::test]
 async fn response_hop_headers_do_not_reach_the_client() {
-    let gw = gateway().await;
+    let gw = serve_echo_gateway().await;
     let res = raw(gw, b"GET /?hop=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
     let head = res.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
     assert!(head.contains("x-up-public: visible"), "{head}");

@@ -7,7 +7,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{echo_through, echo_upstream, get, open_tunnel, serve};
+use common::raw::{echo_through, open_tunnel};
+use common::{echo_upstream, get, serve};
 use platform_gateway::config::Resources;
 use platform_gateway::reload::LiveConfig;
 use platform_observe::metrics::MetricsRegistry;

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use common::pki::{Ca, acceptor, tls_echo_upstream};
-use common::{echo_through, get, open_tunnel, serve};
+use common::raw::{echo_through, open_tunnel};
+use common::{get, serve};
 use http::StatusCode;
 use platform_gateway::config::GatewayConfig;
 

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{echo_upstream, raw, raw_body, raw_status, serve};
+use common::raw::{raw, raw_json, raw_status};
+use common::{echo_upstream, serve};
 use platform_gateway::proxy::{EncodedSlash, PathPolicy, ProxyConfig};
 use platform_gateway::{Gateway, Route, Upstream};
 
@@ -24,12 +25,12 @@ async fn gateway(path: PathPolicy) -> std::net::SocketAddr {
 async fn fetch(gw: std::net::SocketAddr, target: &str) -> (u16, String) {
     let req = format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let res = raw(gw, req.as_bytes()).await;
-    (raw_status(&res), raw_body(&res).to_owned())
+    (raw_status(&res), res)
 }
 
-fn upstream_and_uri(body: &str) -> (String, String) {
-    let doc: serde_json::Value =
-        serde_json::from_str(&body[body.find('{').unwrap()..=body.rfind('}').unwrap()]).unwrap();
+/// The upstream that answered and the URI it saw, from a raw echo response.
+fn upstream_and_uri(res: &str) -> (String, String) {
+    let doc = raw_json(res);
     (doc["upstream"].as_str().unwrap().to_owned(), doc["uri"].as_str().unwrap().to_owned())
 }
 
@@ -39,24 +40,20 @@ async fn disguised_paths_match_and_forward_in_normal_form() {
     for disguised in
         ["/public/../admin/x", "//admin//x", "/%61dmin/x", "/./admin/./x", "/%2e%2e/admin/x"]
     {
-        let (status, body) = fetch(gw, disguised).await;
+        let (status, res) = fetch(gw, disguised).await;
         assert_eq!(status, 200, "{disguised}");
-        assert_eq!(upstream_and_uri(&body), ("admin".into(), "/admin/x".into()), "{disguised}");
+        assert_eq!(upstream_and_uri(&res), ("admin".into(), "/admin/x".into()), "{disguised}");
     }
-    let (_, body) = fetch(gw, "/a/./b/../c?q=%2F..").await;
-    assert_eq!(
-        upstream_and_uri(&body),
-        ("public".into(), "/a/c?q=%2F..".into()),
-        "query untouched"
-    );
+    let (_, res) = fetch(gw, "/a/./b/../c?q=%2F..").await;
+    assert_eq!(upstream_and_uri(&res), ("public".into(), "/a/c?q=%2F..".into()), "query untouched");
 }
 
 #[tokio::test]
 async fn encoded_slash_is_rejected_by_default() {
     let gw = gateway(PathPolicy::default()).await;
-    let (status, body) = fetch(gw, "/admin%2Fx").await;
+    let (status, res) = fetch(gw, "/admin%2Fx").await;
     assert_eq!(status, 400);
-    assert!(body.contains("bad_path"), "{body}");
+    assert!(res.contains("bad_path"), "{res}");
     let (status, _) = fetch(gw, "/a%zz").await;
     assert_eq!(status, 400);
 }
@@ -65,12 +62,12 @@ async fn encoded_slash_is_rejected_by_default() {
 async fn encoded_slash_decode_and_preserve_policies() {
     let decode =
         gateway(PathPolicy { encoded_slash: EncodedSlash::Decode, ..PathPolicy::default() }).await;
-    let (_, body) = fetch(decode, "/public%2F..%2Fadmin").await;
-    assert_eq!(upstream_and_uri(&body), ("admin".into(), "/admin".into()));
+    let (_, res) = fetch(decode, "/public%2F..%2Fadmin").await;
+    assert_eq!(upstream_and_uri(&res), ("admin".into(), "/admin".into()));
 
     let keep =
         gateway(PathPolicy { encoded_slash: EncodedSlash::Preserve, ..PathPolicy::default() })
             .await;
-    let (_, body) = fetch(keep, "/public%2F..%2Fadmin").await;
-    assert_eq!(upstream_and_uri(&body), ("public".into(), "/public%2F..%2Fadmin".into()));
+    let (_, res) = fetch(keep, "/public%2F..%2Fadmin").await;
+    assert_eq!(upstream_and_uri(&res), ("public".into(), "/public%2F..%2Fadmin".into()));
 }

@@ -5,20 +5,23 @@ mod common;
 
 use std::time::Duration;
 
-use common::{echo_upstream, serve_with};
-use platform_gateway::{Gateway, Route, ServerConfig, Upstream};
+use common::raw::{raw, raw_status};
+use common::{catch_all, echo_gateway, serve_with};
+use platform_gateway::ServerConfig;
+use platform_gateway::proxy::ProxyConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-#[tokio::test]
-async fn incomplete_head_is_cut_off() {
-    let up = echo_upstream("a").await;
-    let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
-    let route = Route::builder("all").path_prefix("/").upstream("a").build().unwrap();
-    let gateway = Gateway::builder().upstream(upstream).route(route).build().unwrap();
+/// An echo gateway whose server gives a request head 300 ms.
+async fn gateway() -> std::net::SocketAddr {
     let config =
         ServerConfig { header_read_timeout: Duration::from_millis(300), ..ServerConfig::default() };
-    let gw = serve_with(gateway, config).await;
+    serve_with(echo_gateway(catch_all(), ProxyConfig::default()).await, config).await
+}
+
+#[tokio::test]
+async fn incomplete_head_is_cut_off() {
+    let gw = gateway().await;
 
     let mut stream = TcpStream::connect(gw).await.unwrap();
     stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.unwrap();
@@ -41,13 +44,7 @@ async fn incomplete_head_is_cut_off() {
 
 #[tokio::test]
 async fn complete_heads_are_served() {
-    let up = echo_upstream("a").await;
-    let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
-    let route = Route::builder("all").path_prefix("/").upstream("a").build().unwrap();
-    let gateway = Gateway::builder().upstream(upstream).route(route).build().unwrap();
-    let config =
-        ServerConfig { header_read_timeout: Duration::from_millis(300), ..ServerConfig::default() };
-    let gw = serve_with(gateway, config).await;
-    let res = common::raw(gw, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
-    assert_eq!(common::raw_status(&res), 200);
+    let gw = gateway().await;
+    let res = raw(gw, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(raw_status(&res), 200);
 }

@@ -17,7 +17,6 @@ use hyper::body::{Frame, Incoming};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use platform_gateway::{Gateway, Route, Upstream};
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
 const CHUNK: usize = 1 << 20;
@@ -52,60 +51,55 @@ async fn streaming_upstream(
     first_upload_bytes: oneshot::Sender<()>,
     download_go: oneshot::Receiver<()>,
 ) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let first = std::sync::Arc::new(std::sync::Mutex::new(Some(first_upload_bytes)));
     let go = std::sync::Arc::new(std::sync::Mutex::new(Some(download_go)));
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            let (first, go) = (first.clone(), go.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let (first, go) = (first.clone(), go.clone());
-                    async move {
-                        if req.uri().path() == "/upload" {
-                            let mut body = req.into_body();
-                            let mut n = 0u64;
-                            while let Some(Ok(frame)) = body.frame().await {
-                                if let Some(d) = frame.data_ref() {
-                                    n += d.len() as u64;
-                                    if let Some(tx) = first.lock().unwrap().take() {
-                                        let _ = tx.send(());
-                                    }
+    common::listen(move |stream| {
+        let (first, go) = (first.clone(), go.clone());
+        async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let (first, go) = (first.clone(), go.clone());
+                async move {
+                    if req.uri().path() == "/upload" {
+                        let mut body = req.into_body();
+                        let mut n = 0u64;
+                        while let Some(Ok(frame)) = body.frame().await {
+                            if let Some(d) = frame.data_ref() {
+                                n += d.len() as u64;
+                                if let Some(tx) = first.lock().unwrap().take() {
+                                    let _ = tx.send(());
                                 }
                             }
-                            return Ok::<_, Infallible>(Response::new(ChunkBody::new(
-                                futures_util::stream::once(async move {
-                                    Ok(Frame::data(Bytes::from(n.to_string())))
-                                })
-                                .boxed(),
-                            )));
                         }
-                        let (tx, body) = channel_body();
-                        let go = go.lock().unwrap().take();
-                        tokio::spawn(async move {
-                            let chunk = Bytes::from(vec![1u8; CHUNK]);
-                            let _ = tx.send(chunk.clone()).await;
-                            if let Some(go) = go {
-                                let _ = go.await;
-                            }
-                            for _ in 1..TOTAL_CHUNKS {
-                                if tx.send(chunk.clone()).await.is_err() {
-                                    return;
-                                }
-                            }
-                        });
-                        Ok(Response::new(body))
+                        return Ok::<_, Infallible>(Response::new(ChunkBody::new(
+                            futures_util::stream::once(async move {
+                                Ok(Frame::data(Bytes::from(n.to_string())))
+                            })
+                            .boxed(),
+                        )));
                     }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                    let (tx, body) = channel_body();
+                    let go = go.lock().unwrap().take();
+                    tokio::spawn(async move {
+                        let chunk = Bytes::from(vec![1u8; CHUNK]);
+                        let _ = tx.send(chunk.clone()).await;
+                        if let Some(go) = go {
+                            let _ = go.await;
+                        }
+                        for _ in 1..TOTAL_CHUNKS {
+                            if tx.send(chunk.clone()).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    Ok(Response::new(body))
+                }
             });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         }
-    });
-    addr
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

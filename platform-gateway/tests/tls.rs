@@ -5,10 +5,10 @@ mod common;
 
 use std::sync::Arc;
 
+use common::raw::raw_on;
 use common::{echo_upstream, echoed};
 use platform_gateway::config::GatewayConfig;
 use platform_gateway::{Server, ServerConfig, ServerTls};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -52,15 +52,11 @@ async fn https_from_the_tls_section_of_the_config() {
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let mut stream = connector.connect(name.clone(), tcp).await.unwrap();
-    stream
-        .write_all(b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    stream.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8(out).unwrap();
+    let text =
+        raw_on(&mut stream, b"GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    let doc: serde_json::Value = serde_json::from_str(common::raw_body(&text)).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(common::raw::raw_body(&text)).unwrap();
     assert_eq!(echoed(&doc, "x-forwarded-proto"), ["https"]);
 
     // ALPN offers HTTP/2.
@@ -69,7 +65,7 @@ async fn https_from_the_tls_section_of_the_config() {
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
 
     // Plain HTTP on the TLS port gets nowhere.
-    let plain = common::raw(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let plain = common::raw::raw(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(!plain.contains("200"), "{plain}");
 }
 

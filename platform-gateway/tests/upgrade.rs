@@ -3,15 +3,12 @@
 
 mod common;
 
-use common::{echo_through, echo_upstream, open_tunnel, serve};
-use platform_gateway::{Gateway, Route, Upstream};
+use common::raw::{echo_through, open_tunnel};
+use common::serve_echo_gateway;
 
 #[tokio::test]
 async fn upgraded_connection_echoes_through_the_gateway() {
-    let up = echo_upstream("ws").await;
-    let upstream = Upstream::builder("ws").endpoint(up.to_string()).build().await.unwrap();
-    let route = Route::builder("ws").path_prefix("/").upstream("ws").build().unwrap();
-    let gw = serve(Gateway::builder().upstream(upstream).route(route).build().unwrap()).await;
+    let gw = serve_echo_gateway().await;
 
     let (mut stream, head) = open_tunnel(gw).await;
     assert!(head.contains("upgrade: echo"), "{head}");

@@ -19,7 +19,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use platform_gateway::upstream::UpstreamProtocol;
 use platform_gateway::{Gateway, Route, Upstream, UpstreamConfig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 const TEXT: u8 = 0x1;
 const BINARY: u8 = 0x2;
@@ -134,19 +134,13 @@ async fn handshake(mut req: Request<Incoming>) -> Result<Response<Full<Bytes>>, 
 }
 
 async fn websocket_upstream() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), hyper::service::service_fn(handshake))
-                    .with_upgrades(),
-            );
-        }
-    });
-    addr
+    common::listen(|stream| async move {
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), hyper::service::service_fn(handshake))
+            .with_upgrades()
+            .await;
+    })
+    .await
 }
 
 /// A gateway whose GET route `/` sends to `endpoint` over `protocol`.
@@ -256,13 +250,11 @@ async fn h2_only_upstreams_answer_501() {
 #[tokio::test]
 async fn http1_websockets_keep_their_own_key() {
     let gw = gateway(websocket_upstream().await, UpstreamProtocol::Http1).await;
-    let mut stream = TcpStream::connect(gw).await.unwrap();
     let key = "dGhlIHNhbXBsZSBub25jZQ==";
     let head = format!(
         "GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
     );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let got = common::read_head(&mut stream).await;
+    let (mut stream, got) = common::raw::send_head(gw, head.as_bytes()).await;
     assert!(got.starts_with("http/1.1 101"), "{got}");
     assert!(
         got.contains(

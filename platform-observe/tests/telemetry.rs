@@ -2,10 +2,9 @@
 //! and puts the trace id on every log line.
 
 use std::convert::Infallible;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use http::{Request, Response};
+use platform_core::test_util::LogCapture;
 use platform_observe::telemetry::{LogFormat, build, build_with_writer};
 use platform_observe::trace::{ServerTraceLayer, TraceContext};
 use platform_observe::{InitError, TelemetryConfig};
@@ -55,24 +54,10 @@ async fn build_inside_a_multi_thread_runtime_and_shut_down() {
     guard.shutdown();
 }
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 async fn log_a_request(format: LogFormat) -> (String, String) {
-    let out = Capture::default();
-    let writer = out.clone();
+    let out = LogCapture::new();
     let cfg = TelemetryConfig { format, otlp: Default::default(), use_rust_log: false, ..config() };
-    let (dispatch, _guard) = build_with_writer(&cfg, move || writer.clone()).unwrap();
+    let (dispatch, _guard) = build_with_writer(&cfg, out.clone()).unwrap();
     let _default = tracing::dispatcher::set_default(&dispatch);
     let svc = ServiceBuilder::new().layer(ServerTraceLayer::new()).service(service_fn(
         |_req: Request<()>| async {
@@ -84,8 +69,7 @@ async fn log_a_request(format: LogFormat) -> (String, String) {
         },
     ));
     let id = svc.oneshot(Request::get("/").body(()).unwrap()).await.unwrap().into_body();
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-    (id, text)
+    (id, out.text())
 }
 
 #[tokio::test]
@@ -135,9 +119,7 @@ fn extra_layers_see_events_the_log_filter_drops() {
     use tracing_subscriber::Layer;
     use tracing_subscriber::filter::Targets;
 
-    let log = Capture::default();
-    let audit = Capture::default();
-    let (log_w, audit_w) = (log.clone(), audit.clone());
+    let (log, audit) = (LogCapture::new(), LogCapture::new());
     let cfg = TelemetryConfig {
         filter: "warn".into(),
         use_rust_log: false,
@@ -145,11 +127,11 @@ fn extra_layers_see_events_the_log_filter_drops() {
         ..config()
     };
     let audit_layer = tracing_subscriber::fmt::layer()
-        .with_writer(move || audit_w.clone())
+        .with_writer(audit.clone())
         .with_filter(Targets::new().with_target("audit", tracing::Level::INFO));
     let (dispatch, _guard) = platform_observe::telemetry::build_with_layers(
         &cfg,
-        move || log_w.clone(),
+        log.clone(),
         vec![Box::new(audit_layer)],
     )
     .unwrap();
@@ -158,8 +140,7 @@ fn extra_layers_see_events_the_log_filter_drops() {
         tracing::info!("an info line the warn filter drops");
         tracing::warn!("a warning");
     });
-    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
-    let audit = String::from_utf8(audit.0.lock().unwrap().clone()).unwrap();
+    let (log, audit) = (log.text(), audit.text());
     assert!(log.contains("a warning") && !log.contains("audit event"), "{log}");
     assert!(!log.contains("info line"), "{log}");
     assert!(audit.contains("login_succeeded") && !audit.contains("a warning"), "{audit}");

@@ -1,7 +1,6 @@
 //! Shared helpers of the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
-pub mod capture;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "sql")]

@@ -49,15 +49,7 @@ pub async fn second_instance(db: &Db) -> Store {
         }
         Store::Postgres(_) => {
             let schema = db.schema.as_ref().expect("schema");
-            let url = std::env::var("PLATFORM_TEST_POSTGRES_URL").expect("url");
-            let opts: sqlx::postgres::PgConnectOptions = url.parse().expect("pg url");
-            let opts = opts.options([("search_path", schema.name())]);
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(4)
-                .connect_with(opts)
-                .await
-                .expect("pg");
-            Store::Postgres(pool)
+            Store::Postgres(schema.open_pool().await.expect("pg"))
         }
         _ => unreachable!(),
     }

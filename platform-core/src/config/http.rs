@@ -7,8 +7,9 @@ use http::Method;
 use tokio::sync::mpsc;
 
 use super::source::{ConfigSource, RemoteDocument, SourceEvent};
-use crate::control::client::{EventReader, HttpClient, task_stream};
+use crate::control::client::{EventReader, HttpClient};
 use crate::control::{ConfigDocument, InvalidClientSetting};
+use crate::task_stream::task_stream;
 
 /// Default bound on each call to the service.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,8 +71,7 @@ impl HttpConfigSource {
         environment: &str,
     ) -> Result<Self, InvalidClientSetting> {
         for (field, name) in [("namespace", namespace), ("environment", environment)] {
-            crate::control::names::check(name)
-                .map_err(|reason| InvalidClientSetting { field, reason })?;
+            crate::names::check(name).map_err(|reason| InvalidClientSetting { field, reason })?;
         }
         Ok(Self {
             client: HttpClient::new(base_url, DEFAULT_TIMEOUT)?,

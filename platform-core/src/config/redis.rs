@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use super::format::Format;
 use super::source::{ConfigSource, RemoteDocument, SourceEvent};
+use crate::task_stream::task_stream;
 
 /// Default interval of version reconciliation: a lost push is caught within this time.
 pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(10);
@@ -179,23 +180,7 @@ impl ConfigSource for RedisSource {
     }
 
     fn into_stream(self: Box<Self>) -> BoxStream<'static, SourceEvent> {
-        let (tx, mut rx) = mpsc::channel(16);
-        let task = tokio::spawn(super::sessions::run_sessions(*self, tx));
-        let guard = AbortOnDrop(task);
-        futures_util::stream::poll_fn(move |cx| {
-            let _keep = &guard;
-            rx.poll_recv(cx)
-        })
-        .boxed()
-    }
-}
-
-/// Stops the source's task when its stream is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
+        task_stream(move |tx| super::sessions::run_sessions(*self, tx))
     }
 }
 

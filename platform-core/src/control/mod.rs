@@ -65,8 +65,6 @@ pub mod store;
 
 #[cfg(feature = "http-client")]
 pub(crate) mod client;
-#[cfg(any(feature = "control", feature = "config"))]
-pub(crate) mod names;
 
 #[cfg(feature = "http-client")]
 pub use client::InvalidClientSetting;

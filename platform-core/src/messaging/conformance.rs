@@ -368,10 +368,18 @@ where
 }
 
 async fn next(sub: &mut Subscription) -> Delivery {
-    match timeout(WAIT, sub.next()).await {
+    next_delivery(sub, WAIT).await
+}
+
+/// The next delivery on `sub`, for backend tests beyond the suite.
+///
+/// # Panics
+/// When the subscription fails or ends, or nothing arrives within `wait`.
+pub async fn next_delivery(sub: &mut Subscription, wait: Duration) -> Delivery {
+    match timeout(wait, sub.next()).await {
         Ok(Some(Ok(d))) => d,
         Ok(Some(Err(e))) => panic!("subscription failed: {e}"),
         Ok(None) => panic!("subscription ended"),
-        Err(_) => panic!("no delivery within {WAIT:?}"),
+        Err(_) => panic!("no delivery within {wait:?}"),
     }
 }

@@ -202,10 +202,10 @@ impl ServiceInstance {
         let bad = |field: &'static str, reason: String| {
             Err(InvalidInstance::new(&self.service, &self.id, field, reason))
         };
-        if let Err(reason) = check_name(&self.service) {
+        if let Err(reason) = crate::names::check(&self.service) {
             return bad("service", reason);
         }
-        if let Err(reason) = check_name(&self.id) {
+        if let Err(reason) = crate::names::check(&self.id) {
             return bad("id", reason);
         }
         if self.host.is_empty() {
@@ -239,25 +239,8 @@ impl ServiceInstance {
     }
 }
 
-/// Longest service name or instance id accepted.
-const MAX_NAME: usize = 128;
-
-fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if name.len() > MAX_NAME {
-        return Err(format!("is {} bytes long; at most {MAX_NAME} allowed", name.len()));
-    }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "._-".contains(*c))) {
-        return Err(format!(
-            "{name:?} contains {c:?}; only ASCII letters, digits, '.', '_' and '-'"
-        ));
-    }
-    Ok(())
-}
-
 /// Validates a service name passed to a registry call.
 pub(crate) fn check_service(service: &str) -> Result<(), InvalidInstance> {
-    check_name(service).map_err(|reason| InvalidInstance::new(service, "", "service", reason))
+    crate::names::check(service)
+        .map_err(|reason| InvalidInstance::new(service, "", "service", reason))
 }

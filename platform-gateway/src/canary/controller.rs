@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::analysis::{Verdict, judge};
-use super::plan::OnFailure;
+use super::plan::{OnFailure, RolloutPlan};
 use super::split::Split;
 use super::state::{Action, Decision, DecisionKind, Phase, RolloutState};
 use super::stats::{LiveWindow, WindowSample};
@@ -75,6 +75,11 @@ pub(crate) async fn run(
 }
 
 impl Canary {
+    /// The rollout plan, or [`CanaryError::NoPlan`] for a canary built without one.
+    fn require_plan(&self) -> Result<&RolloutPlan, CanaryError> {
+        self.plan().ok_or_else(|| CanaryError::NoPlan { canary: self.inner.name.to_string() })
+    }
+
     fn store_failed(&self, e: &CanaryError) {
         self.inner.local().store_error = Some(e.to_string());
     }
@@ -100,10 +105,7 @@ impl Canary {
     /// Loads the state, or starts the rollout (also when the versions changed).
     pub(crate) async fn init(&self) -> Result<StoredRollout, CanaryError> {
         let inner = &self.inner;
-        let plan = inner
-            .plan
-            .as_ref()
-            .ok_or_else(|| CanaryError::NoPlan { canary: inner.name.to_string() })?;
+        let plan = self.require_plan()?;
         for _ in 0..CAS_ATTEMPTS {
             let loaded = inner
                 .rollouts
@@ -290,10 +292,7 @@ impl Canary {
     /// store fails (nothing changes then).
     pub async fn tick(&self) -> Result<Evaluation, CanaryError> {
         let inner = &self.inner;
-        let plan = inner
-            .plan
-            .as_ref()
-            .ok_or_else(|| CanaryError::NoPlan { canary: inner.name.to_string() })?;
+        let plan = self.require_plan()?;
         let stored = self.sync().await?;
         let state = &stored.state;
         let now = inner.clock.now_ms();
@@ -395,10 +394,7 @@ impl Canary {
         reason: Option<&str>,
     ) -> Result<super::RolloutStatus, CanaryError> {
         let inner = &self.inner;
-        let plan = inner
-            .plan
-            .as_ref()
-            .ok_or_else(|| CanaryError::NoPlan { canary: inner.name.to_string() })?;
+        let plan = self.require_plan()?;
         for _ in 0..CAS_ATTEMPTS {
             let stored = self.sync().await?;
             let now = inner.clock.now_ms();

@@ -1,8 +1,9 @@
 //! Helpers shared by the gateway's integration tests: an echo upstream, a gateway on a
-//! loopback port, raw-bytes and library clients.
+//! loopback port, library clients; raw-bytes clients in [`raw`].
 #![allow(dead_code, unreachable_pub)]
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -14,13 +15,15 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use platform_gateway::{Gateway, Server, ServerConfig};
+use platform_gateway::proxy::ProxyConfig;
+use platform_gateway::{Gateway, Route, RouteBuilder, Server, ServerConfig, Upstream};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 #[cfg(feature = "tls")]
 pub mod pki;
+pub mod raw;
 
 /// An upstream that answers with what it received, as JSON:
 /// `{"upstream", "method", "uri", "version", "headers": [[name, value]...], "body_len"}`.
@@ -28,12 +31,21 @@ pub mod pki;
 /// `?status=N` answers with status N; `?sleep_ms=N` waits first; `?hop=1` adds
 /// hop-by-hop headers to the response; `/upgrade` switches protocols and echoes bytes.
 pub async fn echo_upstream(name: &'static str) -> SocketAddr {
+    listen(move |stream| serve_echo(name, stream)).await
+}
+
+/// Accepts connections on a loopback port and serves each with `serve` in its own task.
+pub async fn listen<F, Fut>(serve: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
-            tokio::spawn(serve_echo(name, stream));
+            tokio::spawn(serve(stream));
         }
     });
     addr
@@ -133,6 +145,25 @@ pub fn echoed<'a>(doc: &'a Value, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// A gateway sending what `route` matches to one echo upstream `a`, with `proxy`.
+pub async fn echo_gateway(route: RouteBuilder, proxy: ProxyConfig) -> Gateway {
+    let up = echo_upstream("a").await;
+    let upstream = Upstream::builder("a").endpoint(up.to_string()).build().await.unwrap();
+    let route = route.upstream("a").build().unwrap();
+    Gateway::builder().upstream(upstream).route(route).proxy(proxy).build().unwrap()
+}
+
+/// The route `all`, matching every path.
+pub fn catch_all() -> RouteBuilder {
+    Route::builder("all").path_prefix("/")
+}
+
+/// Serves [`echo_gateway`] with [`catch_all`] and the default proxy settings on a
+/// loopback port.
+pub async fn serve_echo_gateway() -> SocketAddr {
+    serve(echo_gateway(catch_all(), ProxyConfig::default()).await).await
+}
+
 /// Serves `gateway` on a loopback port.
 pub async fn serve(gateway: Gateway) -> SocketAddr {
     serve_with(gateway, ServerConfig::default()).await
@@ -144,29 +175,6 @@ pub async fn serve_with(gateway: Gateway, config: ServerConfig) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(Server::new(gateway, config).serve(listener));
     addr
-}
-
-/// Writes `bytes` on a fresh connection and reads until the peer closes it (or 10 s
-/// pass), returning what came back.
-pub async fn raw(addr: SocketAddr, bytes: &[u8]) -> String {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(bytes).await.unwrap();
-    let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The status code of the first response in raw response text.
-pub fn raw_status(text: &str) -> u16 {
-    text.split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {text:?}"))
-}
-
-/// The body of the first response in raw response text (after the empty line).
-pub fn raw_body(text: &str) -> &str {
-    text.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
 /// An HTTP/1.1 client.
@@ -192,28 +200,20 @@ pub async fn send(req: Request<Full<Bytes>>) -> (StatusCode, Value) {
 
 /// An upstream that always answers `status` with an `x-upstream: name` header.
 pub async fn status_upstream(name: &'static str, status: u16) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
-            tokio::spawn(async move {
-                let service =
-                    hyper::service::service_fn(move |_req: Request<Incoming>| async move {
-                        let res = Response::builder()
-                            .status(status)
-                            .header("x-upstream", name)
-                            .body(Full::new(Bytes::from_static(b"{}")))
-                            .unwrap();
-                        Ok::<_, Infallible>(res)
-                    });
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
+    listen(move |stream| async move {
+        let service = hyper::service::service_fn(move |_req: Request<Incoming>| async move {
+            let res = Response::builder()
+                .status(status)
+                .header("x-upstream", name)
+                .body(Full::new(Bytes::from_static(b"{}")))
+                .unwrap();
+            Ok::<_, Infallible>(res)
+        });
+        let _ = auto::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    })
+    .await
 }
 
 /// GETs `path` with extra headers; the status and the `x-upstream` that answered.
@@ -226,41 +226,4 @@ pub async fn who(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (Sta
     let name =
         res.headers().get("x-upstream").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
     (res.status(), name)
-}
-
-/// Opens an upgraded connection through the gateway to the echo upstream's `/upgrade`;
-/// returns the stream after the `101` head and the head, lower-cased.
-pub async fn open_tunnel(addr: SocketAddr) -> (TcpStream, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            b"GET /upgrade HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let head = read_head(&mut stream).await;
-    assert!(head.starts_with("http/1.1 101"), "{head}");
-    (stream, head)
-}
-
-/// Reads a response head byte by byte (nothing after it), lower-cased.
-pub async fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).await.unwrap();
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap().to_ascii_lowercase()
-}
-
-/// Sends `msg` over an upgraded echo connection and checks it comes back.
-pub async fn echo_through(stream: &mut TcpStream, msg: &[u8]) {
-    stream.write_all(msg).await.unwrap();
-    let mut back = vec![0u8; msg.len()];
-    tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut back))
-        .await
-        .expect("the tunnel answers")
-        .unwrap();
-    assert_eq!(back, msg);
 }

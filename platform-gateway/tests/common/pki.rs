@@ -8,7 +8,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -109,21 +109,16 @@ where
     F: Fn(tokio_rustls::server::TlsStream<TcpStream>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let serve = Arc::new(serve);
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else { return };
-            let (acceptor, serve) = (acceptor.clone(), serve.clone());
-            tokio::spawn(async move {
-                if let Ok(stream) = acceptor.accept(tcp).await {
-                    serve(stream).await;
-                }
-            });
+    super::listen(move |tcp| {
+        let (acceptor, serve) = (acceptor.clone(), serve.clone());
+        async move {
+            if let Ok(stream) = acceptor.accept(tcp).await {
+                serve(stream).await;
+            }
         }
-    });
-    addr
+    })
+    .await
 }
 
 /// An echo upstream (see [`super::echo_upstream`]) over TLS with `acceptor`.

@@ -26,17 +26,7 @@ impl Db {
                 let dir = self.dir.as_ref().expect("sqlite tempdir");
                 Store::connect(&sqlite_url(dir)).await.expect("second sqlite pool")
             }
-            Some(schema) => {
-                let url = std::env::var("PLATFORM_TEST_POSTGRES_URL").expect("url");
-                let opts: sqlx::postgres::PgConnectOptions = url.parse().expect("pg url");
-                let opts = opts.options([("search_path", schema.name())]);
-                let pool = sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(opts)
-                    .await
-                    .expect("second pg pool");
-                Store::Postgres(pool)
-            }
+            Some(schema) => Store::Postgres(schema.open_pool().await.expect("second pg pool")),
         }
     }
 

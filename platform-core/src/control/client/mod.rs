@@ -220,34 +220,6 @@ pub(crate) mod erased {
     }
 }
 
-/// A stream fed by a task running `run`; dropping the stream stops the task.
-pub(crate) fn task_stream<T, F>(
-    run: impl FnOnce(tokio::sync::mpsc::Sender<T>) -> F,
-) -> futures_util::stream::BoxStream<'static, T>
-where
-    T: Send + 'static,
-    F: Future<Output = ()> + Send + 'static,
-{
-    use futures_util::StreamExt;
-
-    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-    let guard = AbortOnDrop(tokio::spawn(run(tx)));
-    futures_util::stream::poll_fn(move |cx| {
-        let _keep = &guard;
-        rx.poll_recv(cx)
-    })
-    .boxed()
-}
-
-/// Stops a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// A client setting that cannot work: a base URL that is not `http://host[:port][/prefix]`,
 /// or an invalid namespace or environment name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -150,7 +150,7 @@ pub enum ConfigStoreError {
 
 /// Checks a namespace or environment name: 1–128 of `[A-Za-z0-9._-]`.
 pub(crate) fn check_name(field: &'static str, name: &str) -> Result<(), ConfigStoreError> {
-    super::names::check(name).map_err(|reason| ConfigStoreError::Invalid { field, reason })
+    crate::names::check(name).map_err(|reason| ConfigStoreError::Invalid { field, reason })
 }
 
 /// A validated namespace and environment: where a document lives.

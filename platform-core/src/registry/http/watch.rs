@@ -5,8 +5,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::{HttpRegistry, to_registry_error};
-use crate::control::client::{EventReader, HttpClient, task_stream};
+use crate::control::client::{EventReader, HttpClient};
 use crate::registry::{RegistryError, Watch, WatchEvent};
+use crate::task_stream::task_stream;
 
 /// First wait before reconnecting a watch.
 const RECONNECT_MIN: Duration = Duration::from_millis(100);

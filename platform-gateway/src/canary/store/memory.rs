@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use platform_core::BoxError;
 
-use super::{RolloutStore, StoredRollout};
+use super::{RolloutStore, StoredRollout, compare_and_set};
 use crate::canary::state::RolloutState;
 use crate::canary::stats::WindowSample;
 
@@ -50,11 +50,8 @@ impl RolloutStore for MemoryRolloutStore {
         state: &RolloutState,
     ) -> Result<Option<i64>, BoxError> {
         let mut t = self.tables();
-        let current = t.states.get(canary).map(|s| s.revision);
-        if current != expected {
-            return Ok(None);
-        }
-        let revision = expected.unwrap_or(0) + 1;
+        let stored = t.states.get(canary).map(|s| s.revision);
+        let Some(revision) = compare_and_set(stored, expected) else { return Ok(None) };
         t.states.insert(canary.to_owned(), StoredRollout { revision, state: state.clone() });
         Ok(Some(revision))
     }

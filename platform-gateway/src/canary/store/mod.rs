@@ -32,6 +32,21 @@ pub struct StoredRollout {
     pub state: RolloutState,
 }
 
+/// The revision a [`RolloutStore::save`] expecting `expected` writes when it lands: 1 for
+/// the first state, then one more than the revision it replaces. Every store numbers
+/// revisions with it, so they agree on what a save returns.
+fn next_revision(expected: Option<i64>) -> i64 {
+    expected.map_or(1, |revision| revision + 1)
+}
+
+/// Whether a save expecting `expected` may land on a store holding revision `stored`
+/// (`None`: no state yet), and the revision it then writes. Stores that compare in
+/// memory call it; the SQL store compares in its `WHERE` clause, atomically, and takes
+/// the revision from [`next_revision`].
+fn compare_and_set(stored: Option<i64>, expected: Option<i64>) -> Option<i64> {
+    (stored == expected).then(|| next_revision(expected))
+}
+
 /// Persists rollout states (compare-and-set) and per-instance measurements.
 ///
 /// Implementations must make [`save`](Self::save) atomic: it succeeds only when the

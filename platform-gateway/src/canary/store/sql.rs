@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use platform_core::BoxError;
 use platform_core::store::{Migration, Migrations, Store};
 
-use super::{RolloutStore, StoredRollout};
+use super::{RolloutStore, StoredRollout, next_revision};
 use crate::canary::state::RolloutState;
 use crate::canary::stats::WindowSample;
 
@@ -74,9 +74,9 @@ macro_rules! with_pool {
 
 const LOAD: &str = "SELECT revision, state FROM gateway_canary_rollouts WHERE name = $1";
 const INSERT: &str = "INSERT INTO gateway_canary_rollouts (name, revision, state, updated_ms)
-    VALUES ($1, 1, $2, $3) ON CONFLICT (name) DO NOTHING";
-const UPDATE: &str = "UPDATE gateway_canary_rollouts SET revision = revision + 1, state = $2,
-    updated_ms = $3 WHERE name = $1 AND revision = $4";
+    VALUES ($1, $4, $2, $3) ON CONFLICT (name) DO NOTHING";
+const UPDATE: &str = "UPDATE gateway_canary_rollouts SET revision = $4, state = $2,
+    updated_ms = $3 WHERE name = $1 AND revision = $5";
 const PUT_SAMPLE: &str = "INSERT INTO gateway_canary_samples
     (name, instance, window_id, sample, updated_ms) VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (name, window_id, instance)
@@ -110,25 +110,19 @@ impl RolloutStore for SqlRolloutStore {
         expected: Option<i64>,
         state: &RolloutState,
     ) -> Result<Option<i64>, BoxError> {
+        // The database compares: the insert lands only when no state exists, the update
+        // only when the stored revision is still `expected`.
         let json = serde_json::to_string(state)?;
-        let affected = with_pool!(&self.store, pool => match expected {
-            None => sqlx::query(INSERT)
-                .bind(canary)
-                .bind(&json)
-                .bind(now_ms())
-                .execute(pool)
-                .await?
-                .rows_affected(),
-            Some(rev) => sqlx::query(UPDATE)
-                .bind(canary)
-                .bind(&json)
-                .bind(now_ms())
-                .bind(rev)
-                .execute(pool)
-                .await?
-                .rows_affected(),
+        let revision = next_revision(expected);
+        let affected = with_pool!(&self.store, pool => {
+            let sql = if expected.is_some() { UPDATE } else { INSERT };
+            let mut query = sqlx::query(sql).bind(canary).bind(&json).bind(now_ms()).bind(revision);
+            if let Some(stored) = expected {
+                query = query.bind(stored);
+            }
+            query.execute(pool).await?.rows_affected()
         });
-        Ok((affected == 1).then(|| expected.unwrap_or(0) + 1))
+        Ok((affected == 1).then_some(revision))
     }
 
     async fn put_sample(

@@ -25,17 +25,22 @@ fn healthy_sample() -> impl Strategy<Value = Sample> {
         .prop_map(|(failure, slow)| Sample { failure, slow })
 }
 
+/// Records `s` in the window and in its model, the last `size` samples.
+fn record(w: &CountWindow, model: &mut VecDeque<Sample>, size: usize, s: Sample) {
+    w.record(s);
+    model.push_back(s);
+    if model.len() > size {
+        model.pop_front();
+    }
+}
+
 proptest! {
     #[test]
     fn count_window_matches_last_n_on_a_healthy_service(size in 1usize..20, ops in prop::collection::vec(healthy_sample(), 0..400)) {
         let w = CountWindow::new(size);
         let mut model = VecDeque::new();
         for s in ops {
-            w.record(s);
-            model.push_back(s);
-            if model.len() > size {
-                model.pop_front();
-            }
+            record(&w, &mut model, size, s);
             prop_assert_eq!(w.totals(), totals(model.iter()));
         }
     }
@@ -49,11 +54,7 @@ proptest! {
                 w.clear();
                 model.clear();
             }
-            w.record(s);
-            model.push_back(s);
-            if model.len() > size {
-                model.pop_front();
-            }
+            record(&w, &mut model, size, s);
             prop_assert_eq!(w.totals(), totals(model.iter()));
         }
     }

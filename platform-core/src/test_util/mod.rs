@@ -1,4 +1,5 @@
-//! Helpers for tests that talk to real services.
+//! Helpers for tests that talk to real services, and [`LogCapture`] for tests that
+//! assert on log output.
 //!
 //! Service-backed tests read their URL from the environment:
 //!
@@ -15,8 +16,8 @@
 //! is set but does not accept connections always panics: a configured service that is
 //! down is a broken environment, not a reason to skip.
 //!
-//! Tests never share state: [`RedisPrefix`] gives each test its own key prefix and
-//! [`PgSchema`] its own PostgreSQL schema.
+//! Tests never share state: [`RedisPrefix`] gives each test its own key prefix,
+//! [`PgSchema`] its own PostgreSQL schema and [`unique_name`] its own topic or queue names.
 //!
 //! ```no_run
 //! # // no_run: needs a Redis server
@@ -30,8 +31,12 @@
 //! # }
 //! ```
 
+mod log_capture;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+pub use log_capture::LogCapture;
 
 /// An external service a test may need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +129,12 @@ fn host_port(url: &str, default_port: u16) -> String {
     if has_port { host.to_owned() } else { format!("{host}:{default_port}") }
 }
 
+/// `name` made unique to this run and call: `<name>-<pid>_<n>_<nonce>`, for topics,
+/// queues and connections on a shared broker.
+pub fn unique_name(name: &str) -> String {
+    format!("{name}-{}", unique_suffix())
+}
+
 fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -195,6 +206,8 @@ impl RedisPrefix {
 pub struct PgSchema {
     name: String,
     pool: sqlx::PgPool,
+    /// The server's options with `search_path` set to the schema.
+    options: sqlx::postgres::PgConnectOptions,
 }
 
 impl PgSchema {
@@ -208,11 +221,16 @@ impl PgSchema {
             .execute(&admin)
             .await?;
         admin.close().await;
-        let opts = sqlx::postgres::PgConnectOptions::from_str(url)?
+        let options = sqlx::postgres::PgConnectOptions::from_str(url)?
             .options([("search_path", name.as_str())]);
-        let pool =
-            sqlx::postgres::PgPoolOptions::new().max_connections(4).connect_with(opts).await?;
-        Ok(Self { name, pool })
+        let pool = connect_pool(options.clone()).await?;
+        Ok(Self { name, pool, options })
+    }
+
+    /// Another pool whose connections use this schema: what a second instance, or the
+    /// same one restarted, opens.
+    pub async fn open_pool(&self) -> Result<sqlx::PgPool, sqlx::Error> {
+        connect_pool(self.options.clone()).await
     }
 
     /// The schema's name.
@@ -235,6 +253,12 @@ impl PgSchema {
     }
 }
 
+async fn connect_pool(
+    options: sqlx::postgres::PgConnectOptions,
+) -> Result<sqlx::PgPool, sqlx::Error> {
+    sqlx::postgres::PgPoolOptions::new().max_connections(4).connect_with(options).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,6 +279,9 @@ mod tests {
         assert_ne!(a.as_str(), b.as_str());
         assert!(a.as_str().starts_with("t:my_test_one:"), "{}", a.as_str());
         assert!(a.key("k").ends_with(":k"));
+        let (x, y) = (unique_name("topic"), unique_name("topic"));
+        assert_ne!(x, y);
+        assert!(x.starts_with("topic-"), "{x}");
     }
 
     #[tokio::test]
@@ -299,6 +326,12 @@ mod tests {
         let n: i64 =
             sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(b.pool()).await.expect("count");
         assert_eq!(n, 0);
+        // A second pool on a sees a's table and row.
+        let again = a.open_pool().await.expect("second pool on a");
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM t").fetch_one(&again).await.expect("count");
+        assert_eq!(n, 1);
+        again.close().await;
         a.cleanup().await.expect("drop a");
         b.cleanup().await.expect("drop b");
     }

@@ -1,4 +1,5 @@
-//! Names in control-plane paths (namespaces, environments).
+//! Names that end up in URL paths and Redis keys: registry service names and instance
+//! ids, control-plane namespaces and environments.
 
 /// Longest name accepted.
 const MAX_NAME: usize = 128;
