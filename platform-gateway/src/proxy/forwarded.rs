@@ -4,6 +4,7 @@ use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
+use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
@@ -152,6 +153,9 @@ fn parse_node(s: &str) -> Option<IpAddr> {
 
 /// Derives the client and rewrites the forwarding headers in `headers` (the request's
 /// `host` and `proto` are this hop's view).
+///
+/// Runs on every request, so the values are written by hand into one buffer each (no
+/// formatting machinery) and handed to the header map without another copy.
 pub(crate) fn apply(
     cfg: &ForwardedConfig,
     headers: &mut HeaderMap,
@@ -160,13 +164,13 @@ pub(crate) fn apply(
     proto: &'static str,
 ) -> ClientInfo {
     let peer_ip = canonical(peer.ip());
-    let entries = xff_entries(headers);
     let peer_trusted = cfg.trusts(0, peer_ip);
-    // Walk right to left: `chain` collects the client and the trusted hops after it.
     let mut client = peer_ip;
-    let mut chain: Vec<IpAddr> = vec![peer_ip];
+    let mut xff = String::with_capacity(40);
     if peer_trusted {
-        for (hop, entry) in entries.iter().rev().enumerate() {
+        // Walk right to left: `chain` collects the client and the trusted hops after it.
+        let mut chain: Vec<IpAddr> = vec![peer_ip];
+        for (hop, entry) in xff_entries(headers).iter().rev().enumerate() {
             let Some(ip) = *entry else { break };
             client = ip;
             chain.push(ip);
@@ -174,16 +178,16 @@ pub(crate) fn apply(
                 break;
             }
         }
-    }
-    chain.reverse();
-    let mut xff = String::new();
-    for ip in &chain {
-        if !xff.is_empty() {
-            xff.push_str(", ");
+        for (i, ip) in chain.iter().rev().enumerate() {
+            if i > 0 {
+                xff.push_str(", ");
+            }
+            push_ip(&mut xff, *ip);
         }
-        let _ = write!(xff, "{ip}");
+    } else {
+        push_ip(&mut xff, peer_ip);
     }
-    set(headers, X_FORWARDED_FOR, &xff);
+    set(headers, X_FORWARDED_FOR, xff);
     if !(peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
@@ -193,39 +197,88 @@ pub(crate) fn apply(
             None => headers.remove(&X_FORWARDED_HOST),
         };
     }
-    let mut element = format!("for={}", node(peer_ip));
-    if let Some(h) = host.and_then(|h| h.to_str().ok()) {
-        let _ = write!(element, ";host={}", quoted(h));
-    }
-    let _ = write!(element, ";proto={proto}");
-    let forwarded = match headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
-        Some(prev) if peer_trusted => format!("{prev}, {element}"),
-        _ => element,
+    let previous = match headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
+        Some(prev) if peer_trusted => prev,
+        _ => "",
     };
-    set(headers, FORWARDED, &forwarded);
+    let host = host.and_then(|h| h.to_str().ok());
+    let mut forwarded = String::with_capacity(previous.len() + host.map_or(0, str::len) + 64);
+    if !previous.is_empty() {
+        forwarded.push_str(previous);
+        forwarded.push_str(", ");
+    }
+    forwarded.push_str("for=");
+    push_node(&mut forwarded, peer_ip);
+    if let Some(h) = host {
+        forwarded.push_str(";host=");
+        push_quoted(&mut forwarded, h);
+    }
+    forwarded.push_str(";proto=");
+    forwarded.push_str(proto);
+    set(headers, FORWARDED, forwarded);
     ClientInfo { addr: client, peer }
 }
 
-fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
-    headers.remove(&name);
-    if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(name, v);
+/// Replaces every `name` header with `value` (removes them when it is not a valid value).
+fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
+    match HeaderValue::from_maybe_shared(Bytes::from(value)) {
+        Ok(v) => {
+            headers.insert(name, v);
+        }
+        Err(_) => {
+            headers.remove(&name);
+        }
+    }
+}
+
+/// Writes `ip` as `Display` does (IPv4 by hand: it is the common case).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 
 /// A `Forwarded` node: IPv6 in brackets and quotes (RFC 7239 §6).
-fn node(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+fn push_node(out: &mut String, ip: IpAddr) {
+    if ip.is_ipv6() {
+        out.push_str("\"[");
+        push_ip(out, ip);
+        out.push_str("]\"");
+    } else {
+        push_ip(out, ip);
     }
 }
 
-/// A `Forwarded` value: a token as is, anything else quoted.
-fn quoted(v: &str) -> String {
+/// A `Forwarded` value: a token as is, anything else quoted (quotes and backslashes
+/// dropped).
+fn push_quoted(out: &mut String, v: &str) {
     let token = !v.is_empty()
         && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if token { v.to_owned() } else { format!("\"{}\"", v.replace(['"', '\\'], "")) }
+    if token {
+        out.push_str(v);
+        return;
+    }
+    out.push('"');
+    for part in v.split(['"', '\\']) {
+        out.push_str(part);
+    }
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -284,6 +337,16 @@ mod tests {
         assert_eq!(client, "8.8.8.8".parse::<IpAddr>().unwrap(), "stops at an unparsable entry");
         let (client, _) = run(&cfg, None, "9.9.9.9:1");
         assert_eq!(client, "9.9.9.9".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in ["0.0.0.0", "9.10.99.100", "127.0.0.1", "255.255.255.255", "::1", "fd00::a:1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
     }
 
     #[test]
