@@ -3,6 +3,7 @@
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
@@ -151,42 +152,96 @@ fn parse_node(s: &str) -> Option<IpAddr> {
     s.parse::<SocketAddr>().ok().map(|a| canonical(a.ip()))
 }
 
+/// The forwarding values of the last request of an untrusted peer on one connection.
+///
+/// They depend only on the peer, the scheme and the `Host`, so the requests that follow
+/// on a keep-alive connection take them from here instead of writing them again. A
+/// [`ConnectionInfo`](crate::ConnectionInfo) holds one; clones share it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ForwardedCache(Arc<Mutex<Option<Cached>>>);
+
+#[derive(Debug)]
+struct Cached {
+    peer: IpAddr,
+    host: Option<HeaderValue>,
+    proto: &'static str,
+    values: Values,
+}
+
+/// `X-Forwarded-For` and `Forwarded` (`None`: not a valid value, the header is removed).
+type Values = (Option<HeaderValue>, Option<HeaderValue>);
+
+impl ForwardedCache {
+    fn get(&self, peer: IpAddr, host: Option<&HeaderValue>, proto: &'static str) -> Option<Values> {
+        let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let c = cached.as_ref()?;
+        (c.peer == peer && c.proto == proto && c.host.as_ref() == host).then(|| c.values.clone())
+    }
+
+    fn put(&self, peer: IpAddr, host: Option<&HeaderValue>, proto: &'static str, values: &Values) {
+        let cached = Cached { peer, host: host.cloned(), proto, values: values.clone() };
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(cached);
+    }
+}
+
 /// Derives the client and rewrites the forwarding headers in `headers` (the request's
-/// `host` and `proto` are this hop's view).
+/// `host` and `proto` are this hop's view; `cache` is the connection's).
 ///
 /// Runs on every request, so the values are written by hand into one buffer each (no
-/// formatting machinery) and handed to the header map without another copy.
+/// formatting machinery), and an untrusted peer's are reused from `cache` while its
+/// `Host` stays the same.
 pub(crate) fn apply(
     cfg: &ForwardedConfig,
     headers: &mut HeaderMap,
     peer: SocketAddr,
     host: Option<&HeaderValue>,
     proto: &'static str,
+    cache: Option<&ForwardedCache>,
 ) -> ClientInfo {
     let peer_ip = canonical(peer.ip());
     let peer_trusted = cfg.trusts(0, peer_ip);
     let mut client = peer_ip;
-    let mut xff = String::with_capacity(40);
-    if peer_trusted {
-        // Walk right to left: `chain` collects the client and the trusted hops after it.
-        let mut chain: Vec<IpAddr> = vec![peer_ip];
-        for (hop, entry) in xff_entries(headers).iter().rev().enumerate() {
-            let Some(ip) = *entry else { break };
-            client = ip;
-            chain.push(ip);
-            if !cfg.trusts(hop + 1, ip) {
-                break;
+    let cached = match cache {
+        Some(c) if !peer_trusted => c.get(peer_ip, host, proto),
+        _ => None,
+    };
+    let (xff, forwarded) = match cached {
+        Some(values) => values,
+        None => {
+            let mut xff = String::with_capacity(40);
+            if peer_trusted {
+                // Walk right to left: `chain` collects the client and the trusted hops
+                // after it.
+                let mut chain: Vec<IpAddr> = vec![peer_ip];
+                for (hop, entry) in xff_entries(headers).iter().rev().enumerate() {
+                    let Some(ip) = *entry else { break };
+                    client = ip;
+                    chain.push(ip);
+                    if !cfg.trusts(hop + 1, ip) {
+                        break;
+                    }
+                }
+                for (i, ip) in chain.iter().rev().enumerate() {
+                    if i > 0 {
+                        xff.push_str(", ");
+                    }
+                    push_ip(&mut xff, *ip);
+                }
+            } else {
+                push_ip(&mut xff, peer_ip);
             }
-        }
-        for (i, ip) in chain.iter().rev().enumerate() {
-            if i > 0 {
-                xff.push_str(", ");
+            let previous = match headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
+                Some(prev) if peer_trusted => prev,
+                _ => "",
+            };
+            let forwarded = forwarded_value(previous, peer_ip, host, proto);
+            let values = (value(xff), value(forwarded));
+            if let Some(c) = cache.filter(|_| !peer_trusted) {
+                c.put(peer_ip, host, proto, &values);
             }
-            push_ip(&mut xff, *ip);
+            values
         }
-    } else {
-        push_ip(&mut xff, peer_ip);
-    }
+    };
     set(headers, X_FORWARDED_FOR, xff);
     if !(peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
@@ -197,10 +252,17 @@ pub(crate) fn apply(
             None => headers.remove(&X_FORWARDED_HOST),
         };
     }
-    let previous = match headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
-        Some(prev) if peer_trusted => prev,
-        _ => "",
-    };
+    set(headers, FORWARDED, forwarded);
+    ClientInfo { addr: client, peer }
+}
+
+/// This hop's `Forwarded` element, after `previous` ones when given.
+fn forwarded_value(
+    previous: &str,
+    peer: IpAddr,
+    host: Option<&HeaderValue>,
+    proto: &'static str,
+) -> String {
     let host = host.and_then(|h| h.to_str().ok());
     let mut forwarded = String::with_capacity(previous.len() + host.map_or(0, str::len) + 64);
     if !previous.is_empty() {
@@ -208,24 +270,28 @@ pub(crate) fn apply(
         forwarded.push_str(", ");
     }
     forwarded.push_str("for=");
-    push_node(&mut forwarded, peer_ip);
+    push_node(&mut forwarded, peer);
     if let Some(h) = host {
         forwarded.push_str(";host=");
         push_quoted(&mut forwarded, h);
     }
     forwarded.push_str(";proto=");
     forwarded.push_str(proto);
-    set(headers, FORWARDED, forwarded);
-    ClientInfo { addr: client, peer }
+    forwarded
 }
 
-/// Replaces every `name` header with `value` (removes them when it is not a valid value).
-fn set(headers: &mut HeaderMap, name: HeaderName, value: String) {
-    match HeaderValue::from_maybe_shared(Bytes::from(value)) {
-        Ok(v) => {
+/// `value` as a header value (kept, not copied), if it is a valid one.
+fn value(value: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(Bytes::from(value)).ok()
+}
+
+/// Replaces every `name` header with `value`, or removes them.
+fn set(headers: &mut HeaderMap, name: HeaderName, value: Option<HeaderValue>) {
+    match value {
+        Some(v) => {
             headers.insert(name, v);
         }
-        Err(_) => {
+        None => {
             headers.remove(&name);
         }
     }
@@ -291,7 +357,7 @@ mod tests {
             h.insert(X_FORWARDED_FOR, x.parse().unwrap());
         }
         let host = HeaderValue::from_static("example.com:8080");
-        let info = apply(cfg, &mut h, peer.parse().unwrap(), Some(&host), "http");
+        let info = apply(cfg, &mut h, peer.parse().unwrap(), Some(&host), "http", None);
         (info.addr, h)
     }
 
@@ -347,6 +413,28 @@ mod tests {
             push_ip(&mut out, ip);
             assert_eq!(out, ip.to_string());
         }
+    }
+
+    #[test]
+    fn an_untrusted_peer_reuses_its_connection_values_while_the_host_stays() {
+        let (cfg, cache) = (ForwardedConfig::default(), ForwardedCache::default());
+        let peer: SocketAddr = "1.2.3.4:5000".parse().unwrap();
+        let run = |host: &'static str, forged: bool| {
+            let mut h = HeaderMap::new();
+            if forged {
+                h.insert(X_FORWARDED_FOR, HeaderValue::from_static("6.6.6.6"));
+                h.insert(FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
+            }
+            let host = HeaderValue::from_static(host);
+            apply(&cfg, &mut h, peer, Some(&host), "http", Some(&cache));
+            h
+        };
+        assert_eq!(run("a.example", false)[FORWARDED], "for=1.2.3.4;host=a.example;proto=http");
+        let again = run("a.example", true);
+        assert_eq!(again[X_FORWARDED_FOR], "1.2.3.4", "forged entries still dropped");
+        assert_eq!(again[FORWARDED], "for=1.2.3.4;host=a.example;proto=http");
+        assert_eq!(again.get_all(FORWARDED).iter().count(), 1);
+        assert_eq!(run("b.example", false)[FORWARDED], "for=1.2.3.4;host=b.example;proto=http");
     }
 
     #[test]
