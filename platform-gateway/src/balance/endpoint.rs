@@ -16,6 +16,9 @@ use crate::upstream::EndpointService;
 pub struct Endpoint {
     id: Arc<str>,
     authority: Authority,
+    /// `authority` as text, shared by the responses it serves (error and idle-timeout
+    /// reports name it).
+    address: Arc<str>,
     weight: u32,
     in_flight: AtomicUsize,
     rtt: Mutex<Rtt>,
@@ -41,6 +44,7 @@ impl Endpoint {
         let rtt = Rtt { estimate_ns: nanos(ewma.default_rtt), updated: Instant::now() };
         Self {
             id: id.into(),
+            address: authority.as_str().into(),
             authority,
             weight: weight.max(1),
             in_flight: AtomicUsize::new(0),
@@ -62,6 +66,11 @@ impl Endpoint {
     /// `host:port` the gateway connects to.
     pub fn authority(&self) -> &Authority {
         &self.authority
+    }
+
+    /// [`authority`](Self::authority) as shared text.
+    pub(crate) fn address(&self) -> &Arc<str> {
+        &self.address
     }
 
     /// The weight (relative share for the weighted policy, ring points for hashing).

@@ -3,6 +3,7 @@
 use std::task::{Context, Poll};
 
 use http::{Request, header};
+use http_body::Body as _;
 use http_body_util::Limited;
 use platform_core::BoxError;
 use tower_layer::Layer;
@@ -73,6 +74,10 @@ where
         if declared.is_some_and(|n| n > self.limit) {
             let err: BoxError = Box::new(BodyTooLarge { limit: self.limit });
             return futures_util::future::Either::Right(futures_util::future::ready(Err(err)));
+        }
+        if req.body().is_end_stream() {
+            // An ended body cannot grow past the limit.
+            return futures_util::future::Either::Left(self.inner.call(req));
         }
         let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
         let req = req.map(|b| body::boxed(Limited::new(b, limit)));

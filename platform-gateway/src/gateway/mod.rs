@@ -220,6 +220,9 @@ where
             let b = body::boxed(record.body_in(b.map_err(|e| ClientBodyError(e.into()))));
             parts.extensions.insert(record);
             Request::from_parts(parts, b)
+        } else if req.body().is_end_stream() {
+            // Nothing to stream (most GETs): no box around a body that has ended.
+            req.map(|_| body::empty())
         } else {
             req.map(|b| body::boxed(b.map_err(|e| ClientBodyError(e.into()))))
         };

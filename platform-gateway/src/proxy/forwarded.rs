@@ -3,7 +3,9 @@
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
 
+use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
@@ -150,40 +152,97 @@ fn parse_node(s: &str) -> Option<IpAddr> {
     s.parse::<SocketAddr>().ok().map(|a| canonical(a.ip()))
 }
 
+/// The forwarding values of the last request of an untrusted peer on one connection.
+///
+/// They depend only on the peer, the scheme and the `Host`, so the requests that follow
+/// on a keep-alive connection take them from here instead of writing them again. A
+/// [`ConnectionInfo`](crate::ConnectionInfo) holds one; clones share it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ForwardedCache(Arc<Mutex<Option<Cached>>>);
+
+#[derive(Debug)]
+struct Cached {
+    peer: IpAddr,
+    host: Option<HeaderValue>,
+    proto: &'static str,
+    values: Values,
+}
+
+/// `X-Forwarded-For` and `Forwarded` (`None`: not a valid value, the header is removed).
+type Values = (Option<HeaderValue>, Option<HeaderValue>);
+
+impl ForwardedCache {
+    fn get(&self, peer: IpAddr, host: Option<&HeaderValue>, proto: &'static str) -> Option<Values> {
+        let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let c = cached.as_ref()?;
+        (c.peer == peer && c.proto == proto && c.host.as_ref() == host).then(|| c.values.clone())
+    }
+
+    fn put(&self, peer: IpAddr, host: Option<&HeaderValue>, proto: &'static str, values: &Values) {
+        let cached = Cached { peer, host: host.cloned(), proto, values: values.clone() };
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(cached);
+    }
+}
+
 /// Derives the client and rewrites the forwarding headers in `headers` (the request's
-/// `host` and `proto` are this hop's view).
+/// `host` and `proto` are this hop's view; `cache` is the connection's).
+///
+/// Runs on every request, so the values are written by hand into one buffer each (no
+/// formatting machinery), and an untrusted peer's are reused from `cache` while its
+/// `Host` stays the same.
 pub(crate) fn apply(
     cfg: &ForwardedConfig,
     headers: &mut HeaderMap,
     peer: SocketAddr,
     host: Option<&HeaderValue>,
     proto: &'static str,
+    cache: Option<&ForwardedCache>,
 ) -> ClientInfo {
     let peer_ip = canonical(peer.ip());
-    let entries = xff_entries(headers);
     let peer_trusted = cfg.trusts(0, peer_ip);
-    // Walk right to left: `chain` collects the client and the trusted hops after it.
     let mut client = peer_ip;
-    let mut chain: Vec<IpAddr> = vec![peer_ip];
-    if peer_trusted {
-        for (hop, entry) in entries.iter().rev().enumerate() {
-            let Some(ip) = *entry else { break };
-            client = ip;
-            chain.push(ip);
-            if !cfg.trusts(hop + 1, ip) {
-                break;
+    let cached = match cache {
+        Some(c) if !peer_trusted => c.get(peer_ip, host, proto),
+        _ => None,
+    };
+    let (xff, forwarded) = match cached {
+        Some(values) => values,
+        None => {
+            let mut xff = String::with_capacity(40);
+            if peer_trusted {
+                // Walk right to left: `chain` collects the client and the trusted hops
+                // after it.
+                let mut chain: Vec<IpAddr> = vec![peer_ip];
+                for (hop, entry) in xff_entries(headers).iter().rev().enumerate() {
+                    let Some(ip) = *entry else { break };
+                    client = ip;
+                    chain.push(ip);
+                    if !cfg.trusts(hop + 1, ip) {
+                        break;
+                    }
+                }
+                for (i, ip) in chain.iter().rev().enumerate() {
+                    if i > 0 {
+                        xff.push_str(", ");
+                    }
+                    push_ip(&mut xff, *ip);
+                }
+            } else {
+                push_ip(&mut xff, peer_ip);
             }
+            let previous = match headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
+                Some(prev) if peer_trusted => prev,
+                _ => "",
+            };
+            let forwarded = forwarded_value(previous, peer_ip, host, proto);
+            let values = (value(xff), value(forwarded));
+            if let Some(c) = cache.filter(|_| !peer_trusted) {
+                c.put(peer_ip, host, proto, &values);
+            }
+            values
         }
-    }
-    chain.reverse();
-    let mut xff = String::new();
-    for ip in &chain {
-        if !xff.is_empty() {
-            xff.push_str(", ");
-        }
-        let _ = write!(xff, "{ip}");
-    }
-    set(headers, X_FORWARDED_FOR, &xff);
+    };
+    set(headers, X_FORWARDED_FOR, xff);
     if !(peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
@@ -193,39 +252,99 @@ pub(crate) fn apply(
             None => headers.remove(&X_FORWARDED_HOST),
         };
     }
-    let mut element = format!("for={}", node(peer_ip));
-    if let Some(h) = host.and_then(|h| h.to_str().ok()) {
-        let _ = write!(element, ";host={}", quoted(h));
-    }
-    let _ = write!(element, ";proto={proto}");
-    let forwarded = match headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
-        Some(prev) if peer_trusted => format!("{prev}, {element}"),
-        _ => element,
-    };
-    set(headers, FORWARDED, &forwarded);
+    set(headers, FORWARDED, forwarded);
     ClientInfo { addr: client, peer }
 }
 
-fn set(headers: &mut HeaderMap, name: HeaderName, value: &str) {
-    headers.remove(&name);
-    if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(name, v);
+/// This hop's `Forwarded` element, after `previous` ones when given.
+fn forwarded_value(
+    previous: &str,
+    peer: IpAddr,
+    host: Option<&HeaderValue>,
+    proto: &'static str,
+) -> String {
+    let host = host.and_then(|h| h.to_str().ok());
+    let mut forwarded = String::with_capacity(previous.len() + host.map_or(0, str::len) + 64);
+    if !previous.is_empty() {
+        forwarded.push_str(previous);
+        forwarded.push_str(", ");
+    }
+    forwarded.push_str("for=");
+    push_node(&mut forwarded, peer);
+    if let Some(h) = host {
+        forwarded.push_str(";host=");
+        push_quoted(&mut forwarded, h);
+    }
+    forwarded.push_str(";proto=");
+    forwarded.push_str(proto);
+    forwarded
+}
+
+/// `value` as a header value (kept, not copied), if it is a valid one.
+fn value(value: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(Bytes::from(value)).ok()
+}
+
+/// Replaces every `name` header with `value`, or removes them.
+fn set(headers: &mut HeaderMap, name: HeaderName, value: Option<HeaderValue>) {
+    match value {
+        Some(v) => {
+            headers.insert(name, v);
+        }
+        None => {
+            headers.remove(&name);
+        }
+    }
+}
+
+/// Writes `ip` as `Display` does (IPv4 by hand: it is the common case).
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
     }
 }
 
 /// A `Forwarded` node: IPv6 in brackets and quotes (RFC 7239 §6).
-fn node(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+fn push_node(out: &mut String, ip: IpAddr) {
+    if ip.is_ipv6() {
+        out.push_str("\"[");
+        push_ip(out, ip);
+        out.push_str("]\"");
+    } else {
+        push_ip(out, ip);
     }
 }
 
-/// A `Forwarded` value: a token as is, anything else quoted.
-fn quoted(v: &str) -> String {
+/// A `Forwarded` value: a token as is, anything else quoted (quotes and backslashes
+/// dropped).
+fn push_quoted(out: &mut String, v: &str) {
     let token = !v.is_empty()
         && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if token { v.to_owned() } else { format!("\"{}\"", v.replace(['"', '\\'], "")) }
+    if token {
+        out.push_str(v);
+        return;
+    }
+    out.push('"');
+    for part in v.split(['"', '\\']) {
+        out.push_str(part);
+    }
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -238,7 +357,7 @@ mod tests {
             h.insert(X_FORWARDED_FOR, x.parse().unwrap());
         }
         let host = HeaderValue::from_static("example.com:8080");
-        let info = apply(cfg, &mut h, peer.parse().unwrap(), Some(&host), "http");
+        let info = apply(cfg, &mut h, peer.parse().unwrap(), Some(&host), "http", None);
         (info.addr, h)
     }
 
@@ -284,6 +403,38 @@ mod tests {
         assert_eq!(client, "8.8.8.8".parse::<IpAddr>().unwrap(), "stops at an unparsable entry");
         let (client, _) = run(&cfg, None, "9.9.9.9:1");
         assert_eq!(client, "9.9.9.9".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in ["0.0.0.0", "9.10.99.100", "127.0.0.1", "255.255.255.255", "::1", "fd00::a:1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut out = String::new();
+            push_ip(&mut out, ip);
+            assert_eq!(out, ip.to_string());
+        }
+    }
+
+    #[test]
+    fn an_untrusted_peer_reuses_its_connection_values_while_the_host_stays() {
+        let (cfg, cache) = (ForwardedConfig::default(), ForwardedCache::default());
+        let peer: SocketAddr = "1.2.3.4:5000".parse().unwrap();
+        let run = |host: &'static str, forged: bool| {
+            let mut h = HeaderMap::new();
+            if forged {
+                h.insert(X_FORWARDED_FOR, HeaderValue::from_static("6.6.6.6"));
+                h.insert(FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
+            }
+            let host = HeaderValue::from_static(host);
+            apply(&cfg, &mut h, peer, Some(&host), "http", Some(&cache));
+            h
+        };
+        assert_eq!(run("a.example", false)[FORWARDED], "for=1.2.3.4;host=a.example;proto=http");
+        let again = run("a.example", true);
+        assert_eq!(again[X_FORWARDED_FOR], "1.2.3.4", "forged entries still dropped");
+        assert_eq!(again[FORWARDED], "for=1.2.3.4;host=a.example;proto=http");
+        assert_eq!(again.get_all(FORWARDED).iter().count(), 1);
+        assert_eq!(run("b.example", false)[FORWARDED], "for=1.2.3.4;host=b.example;proto=http");
     }
 
     #[test]

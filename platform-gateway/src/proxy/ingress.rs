@@ -104,8 +104,14 @@ pub(crate) fn admit<B>(
         host.as_ref().and_then(|h| h.to_str().ok()).map(match_form).unwrap_or_default();
     let peer = conn.map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.peer);
     let proto = conn.map_or("http", |c| c.scheme);
-    let client: ClientInfo =
-        forwarded::apply(&cfg.forwarded, req.headers_mut(), peer, host.as_ref(), proto);
+    let client: ClientInfo = forwarded::apply(
+        &cfg.forwarded,
+        req.headers_mut(),
+        peer,
+        host.as_ref(),
+        proto,
+        conn.map(|c| &c.forwarded),
+    );
     req.extensions_mut().insert(client);
     // For platform-core's `ClientIpKey` and other extractors keyed on the address.
     req.extensions_mut().insert(SocketAddr::new(client.addr, peer.port()));

@@ -29,6 +29,7 @@ mod normalize;
 use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use forwarded::ForwardedCache;
 pub use forwarded::{Cidr, ClientInfo, ForwardedConfig};
 pub use grpc::grpc_code;
 pub(crate) use grpc::{

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -136,41 +137,70 @@ impl Inspector {
 
     /// Collects head bytes; returns what follows a complete head.
     fn feed_head<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
-        if self.head.is_empty() {
-            // Empty lines before a request line are allowed and ignored.
-            let skip = data.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
-            if skip == data.len() {
-                return &[];
-            }
-            return self.feed_head_from(&data[skip..]);
+        if !self.head.is_empty() {
+            return self.feed_head_buffered(data);
         }
-        self.feed_head_from(data)
+        // Empty lines before a request line are allowed and ignored.
+        let skip = data.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        let data = &data[skip..];
+        // The usual case: the whole head arrived in one read, so it is parsed where it
+        // lies, without copying it.
+        match find_head_end(data, 0) {
+            Some(end) => {
+                self.state = self.parse_head(&data[..end]);
+                &data[end..]
+            }
+            None => self.feed_head_buffered(data),
+        }
     }
 
-    fn feed_head_from<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
-        let start = self.head.len().saturating_sub(3);
+    /// Appends to the partial head kept from earlier reads.
+    fn feed_head_buffered<'a>(&mut self, data: &'a [u8]) -> &'a [u8] {
+        let before = self.head.len();
         self.head.extend_from_slice(data);
-        let Some(end) = find_head_end(&self.head[start..]).map(|e| e + start) else {
+        let Some(end) = find_head_end(&self.head, before) else {
             if self.head.len() > self.max_head {
                 // hyper answers 431 and closes.
                 self.state = State::Off;
             }
             return &[];
         };
-        let consumed_here = end - (self.head.len() - data.len());
         let head = std::mem::take(&mut self.head);
         self.state = self.parse_head(&head[..end]);
-        &data[consumed_here..]
+        // Keep the allocation for the next partial head.
+        self.head = head;
+        self.head.clear();
+        &data[end - before..]
     }
 
     /// Records the facts of a complete head and says how its body is framed.
     fn parse_head(&self, head: &[u8]) -> State {
-        let mut headers = vec![httparse::EMPTY_HEADER; self.max_headers];
-        let mut req = httparse::Request::new(&mut headers);
-        match req.parse(head) {
-            Ok(httparse::Status::Complete(_)) => {}
+        // Room for the usual number of headers on the stack; a head with more is parsed
+        // again with room for as many as hyper accepts.
+        const FEW: usize = 32;
+        let mut few = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; FEW];
+        let mut req = httparse::Request::new(&mut []);
+        let parsed = match req.parse_with_uninit_headers(head, &mut few) {
+            Err(httparse::Error::TooManyHeaders) if self.max_headers > FEW => {
+                let mut many = Vec::with_capacity(self.max_headers);
+                many.resize_with(self.max_headers, MaybeUninit::uninit);
+                let mut req = httparse::Request::new(&mut []);
+                let parsed = req.parse_with_uninit_headers(head, &mut many);
+                return self.framing_of(parsed, &req);
+            }
+            parsed => parsed,
+        };
+        self.framing_of(parsed, &req)
+    }
+
+    fn framing_of(
+        &self,
+        parsed: httparse::Result<usize>,
+        req: &httparse::Request<'_, '_>,
+    ) -> State {
+        if !matches!(parsed, Ok(httparse::Status::Complete(_))) {
             // hyper refuses the same head and closes the connection.
-            _ => return State::Off,
+            return State::Off;
         }
         if req.method == Some("PRI") {
             return State::Off;
@@ -211,14 +241,20 @@ impl Inspector {
     }
 }
 
-/// The end of a head (just past the empty line), if `buf` holds one.
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    let crlf = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
-    let lf = buf.windows(2).position(|w| w == b"\n\n").map(|p| p + 2);
-    match (crlf, lf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// The end of a head (just past the first `\r\n\r\n` or `\n\n`), if `buf` holds one;
+/// only line ends at or after `from` are looked at (earlier bytes were searched before).
+fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(i) = buf.get(at..)?.iter().position(|b| *b == b'\n') {
+        let lf = at + i;
+        let blank_line = (lf >= 1 && buf[lf - 1] == b'\n')
+            || (lf >= 3 && buf[lf - 1] == b'\r' && buf[lf - 2] == b'\n' && buf[lf - 3] == b'\r');
+        if blank_line {
+            return Some(lf + 1);
+        }
+        at = lf + 1;
     }
+    None
 }
 
 /// The size of a chunk-size line (`1a;ext=x\r`).

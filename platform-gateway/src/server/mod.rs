@@ -26,6 +26,7 @@ pub use shutdown::{Drained, Shutdown, os_signal};
 pub use tls::{ServerTls, TlsConfig, TlsError};
 
 use crate::gateway::Gateway;
+use crate::proxy::ForwardedCache;
 
 /// Connection-level settings of the [`Server`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,12 +69,18 @@ pub struct ConnectionInfo {
     pub(crate) peer: SocketAddr,
     pub(crate) scheme: &'static str,
     pub(crate) head_log: HeadLog,
+    pub(crate) forwarded: ForwardedCache,
 }
 
 impl ConnectionInfo {
     /// A plain-HTTP connection from `peer`.
     pub fn new(peer: SocketAddr) -> Self {
-        Self { peer, scheme: "http", head_log: HeadLog::default() }
+        Self {
+            peer,
+            scheme: "http",
+            head_log: HeadLog::default(),
+            forwarded: ForwardedCache::default(),
+        }
     }
 
     /// The TCP peer.
@@ -242,7 +249,8 @@ impl Server {
             stream,
             Inspector::new(self.max_head, self.max_headers, log.clone()),
         ));
-        let info = ConnectionInfo { peer, scheme, head_log: log };
+        let info =
+            ConnectionInfo { peer, scheme, head_log: log, forwarded: ForwardedCache::default() };
         let gateway = self.gateway.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(info.clone());

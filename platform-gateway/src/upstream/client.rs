@@ -1,81 +1,39 @@
-//! The HTTP client of one upstream, and how its outcomes are classified.
+//! The HTTP client of one endpoint, and how its outcomes are classified.
 
 use std::error::Error as StdError;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use http::uri::Authority;
 use http::{Request, Response};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 use platform_core::classify::{Classify, HttpClassifier, Outcome, default_error_outcome};
 use platform_core::error::Elapsed;
 use platform_core::registry::health::Outlier;
 use platform_observe::trace::ClientTrace;
 use tower_service::Service;
 
-use super::connect::{Connector, TlsHandshakeError};
-use super::{Transport, UpstreamConfig, UpstreamProtocol};
+use super::UpstreamConfig;
+use super::connect::TlsHandshakeError;
+use super::pool::{Connectors, Pool, SendError};
 use crate::BoxFuture;
 use crate::body::Body;
 use crate::error::{ProxyError, chain, is_body_too_large};
 
 /// What one endpoint call goes through: a client span with `traceparent`, outlier
-/// reporting, then the pooled client with its timeouts.
+/// reporting, then the endpoint's connection pool with its timeouts.
 pub(crate) type EndpointService = ClientTrace<Outlier<EndpointClient, EndpointClassifier>>;
 
-/// The pooled hyper clients of an upstream, shared by its endpoints.
-#[derive(Clone)]
-pub(crate) struct Clients {
-    main: Client<Connector, Body>,
-    /// For upgrade requests when `main` may settle on HTTP/2 (`auto` over TLS):
-    /// upgrades need HTTP/1.1.
-    upgrade: Option<Client<Connector, Body>>,
-}
-
-impl Clients {
-    /// The clients for `config`, reaching endpoints over `transport`.
-    pub(crate) fn new(config: &UpstreamConfig, transport: &Transport) -> Self {
-        let protocol = config.protocol;
-        let main = pooled(config, connector(config, transport, protocol.alpn()));
-        let upgrade = (transport.is_tls() && protocol == UpstreamProtocol::Auto)
-            .then(|| pooled(config, connector(config, transport, UpstreamProtocol::Http1.alpn())));
-        Self { main, upgrade }
-    }
-}
-
-fn connector(
-    config: &UpstreamConfig,
-    transport: &Transport,
-    #[cfg_attr(not(feature = "tls"), allow(unused_variables))] alpn: &[&[u8]],
-) -> Connector {
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(config.connect_timeout));
-    http.set_nodelay(true);
-    http.enforce_http(true);
-    match transport {
-        Transport::Plain => Connector::plain(http),
-        #[cfg(feature = "tls")]
-        Transport::Tls(tls) => Connector::tls(http, tls.connect(alpn, config.connect_timeout)),
-    }
-}
-
-fn pooled(config: &UpstreamConfig, connector: Connector) -> Client<Connector, Body> {
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .pool_idle_timeout(config.pool_idle_timeout)
-        .pool_max_idle_per_host(config.pool_max_idle_per_host)
-        .http2_only(config.protocol.http2_only())
-        .build(connector)
-}
-
-/// Sends one request to one endpoint, with the response timeout, and names failures.
+/// Sends one request to one endpoint through its own connection [`Pool`], with the
+/// response timeout, and names failures. Clones share the pool.
 #[derive(Clone)]
 pub(crate) struct EndpointClient {
-    clients: Clients,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
     upstream: Arc<str>,
     endpoint: Arc<str>,
     connect_timeout: Duration,
@@ -84,50 +42,53 @@ pub(crate) struct EndpointClient {
 
 impl EndpointClient {
     pub(crate) fn new(
-        clients: Clients,
+        connectors: Connectors,
+        authority: Authority,
         upstream: Arc<str>,
         endpoint: Arc<str>,
         config: &UpstreamConfig,
     ) -> Self {
         Self {
-            clients,
-            upstream,
-            endpoint,
-            connect_timeout: config.connect_timeout,
-            response_timeout: config.response_timeout,
+            inner: Arc::new(Inner {
+                pool: Pool::new(connectors, authority),
+                upstream,
+                endpoint,
+                connect_timeout: config.connect_timeout,
+                response_timeout: config.response_timeout,
+            }),
         }
     }
+}
 
-    fn name_error(&self, err: hyper_util::client::legacy::Error) -> ProxyError {
+impl Inner {
+    fn name_error(&self, err: SendError) -> ProxyError {
         let (upstream, endpoint) = (self.upstream.clone(), self.endpoint.clone());
-        if err.is_connect() {
-            // The handshake's own words ("invalid peer certificate: UnknownIssuer"), not
-            // the client's wrapper ("client error (Connect)").
-            if let Some(tls) = chain(&err).find_map(|e| e.downcast_ref::<TlsHandshakeError>()) {
-                return ProxyError::Tls { upstream, endpoint, source: tls.to_string().into() };
+        let err = match err {
+            SendError::Http(e) => {
+                return ProxyError::Upstream { upstream, endpoint, source: Box::new(e) };
             }
-            let timed_out = chain(&err).any(|e| {
-                e.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-            });
-            if timed_out {
-                return ProxyError::ConnectTimeout {
-                    upstream,
-                    endpoint,
-                    after: self.connect_timeout,
-                };
-            }
-            return ProxyError::Connect { upstream, endpoint, source: Box::new(err) };
+            SendError::Connect(e) => e,
+        };
+        // The handshake's own words ("invalid peer certificate: UnknownIssuer").
+        if let Some(tls) = chain(&*err).find_map(|e| e.downcast_ref::<TlsHandshakeError>()) {
+            return ProxyError::Tls { upstream, endpoint, source: tls.to_string().into() };
         }
-        ProxyError::Upstream { upstream, endpoint, source: Box::new(err) }
+        let timed_out = chain(&*err).any(|e| {
+            e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        });
+        if timed_out {
+            return ProxyError::ConnectTimeout { upstream, endpoint, after: self.connect_timeout };
+        }
+        ProxyError::Connect { upstream, endpoint, source: err }
     }
 }
 
 impl std::fmt::Debug for EndpointClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EndpointClient")
-            .field("upstream", &self.upstream)
-            .field("endpoint", &self.endpoint)
+            .field("upstream", &self.inner.upstream)
+            .field("endpoint", &self.inner.endpoint)
             .finish_non_exhaustive()
     }
 }
@@ -143,19 +104,15 @@ impl Service<Request<Body>> for EndpointClient {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let this = self.clone();
+        let inner = self.inner.clone();
         Box::pin(async move {
-            let after = this.response_timeout;
-            let client = match &this.clients.upgrade {
-                Some(h1) if req.headers().contains_key(http::header::UPGRADE) => h1,
-                _ => &this.clients.main,
-            };
-            match tokio::time::timeout(after, client.request(req)).await {
+            let after = inner.response_timeout;
+            match tokio::time::timeout(after, inner.pool.send(req)).await {
                 Ok(Ok(res)) => Ok(res),
-                Ok(Err(e)) => Err(this.name_error(e)),
+                Ok(Err(e)) => Err(inner.name_error(e)),
                 Err(_) => Err(ProxyError::ResponseTimeout {
-                    upstream: this.upstream.clone(),
-                    endpoint: this.endpoint.clone(),
+                    upstream: inner.upstream.clone(),
+                    endpoint: inner.endpoint.clone(),
                     after,
                     source: Elapsed::new(after),
                 }),

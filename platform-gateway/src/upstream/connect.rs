@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 
 use http::Uri;
 use hyper::rt::{Read, ReadBufCursor, Write};
-use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use platform_core::BoxError;
 use tokio::net::TcpStream;
@@ -75,20 +75,13 @@ pub(crate) enum Conn {
     Tls(Box<TokioIo<tokio_rustls::client::TlsStream<TcpStream>>>),
 }
 
-impl Connection for Conn {
-    fn connected(&self) -> Connected {
+impl Conn {
+    /// Whether TLS settled on HTTP/2 (ALPN `h2`).
+    pub(crate) fn is_h2(&self) -> bool {
         match self {
-            Self::Plain(io) => io.connected(),
+            Self::Plain(_) => false,
             #[cfg(feature = "tls")]
-            Self::Tls(io) => {
-                let (tcp, session) = io.inner().get_ref();
-                let connected = tcp.connected();
-                if session.alpn_protocol() == Some(b"h2") {
-                    connected.negotiated_h2()
-                } else {
-                    connected
-                }
-            }
+            Self::Tls(io) => io.inner().get_ref().1.alpn_protocol() == Some(b"h2"),
         }
     }
 }

@@ -142,8 +142,7 @@ impl Upstream {
             Err(_) => {}
         }
         let mut res = result?;
-        let (upstream, address): (Arc<str>, Arc<str>) =
-            (inner.name.clone(), endpoint.authority().as_str().into());
+        let (upstream, address) = (inner.name.clone(), endpoint.address().clone());
 
         if res.status() == StatusCode::SWITCHING_PROTOCOLS
             && let Some(client_side) = client_upgrade

@@ -7,7 +7,8 @@
 //! ([`OutlierDetector`], fed by every response the gateway gets) and the panic
 //! threshold, which routes to every endpoint when too many are out. The endpoints in
 //! rotation are swapped atomically into the set the [balancer](crate::balance) picks
-//! from. Each endpoint is reached through the upstream's pooled hyper client, with
+//! from. Each endpoint is reached through its own connection pool (hyper's
+//! connection-level client: keep-alive reuse, one shared HTTP/2 connection), with
 //! connect, response and body-idle timeouts, a client trace span that propagates
 //! `traceparent`, and hop-by-hop headers removed from the response.
 //!
@@ -25,6 +26,7 @@ mod connect;
 mod endpoints;
 mod forward;
 mod idle;
+mod pool;
 #[cfg(feature = "tls")]
 mod tls;
 mod upgrade;
@@ -52,8 +54,9 @@ pub use config::{UpstreamConfig, UpstreamProtocol, UpstreamTlsConfig};
 
 use crate::balance::{Balancer, Endpoint, EndpointSet};
 use crate::error::GatewayError;
-use client::{Clients, EndpointClient};
+use client::EndpointClient;
 use endpoints::static_snapshot;
+use pool::Connectors;
 
 /// A named group of endpoints and the policy that spreads requests over them; see the
 /// [module docs](self). Cheap to clone: clones share the endpoints, the balancer and
@@ -262,7 +265,7 @@ fn endpoint_factory(
     detector: &OutlierDetector,
     transport: &Transport,
 ) -> MakeEndpoint {
-    let client = Clients::new(config, transport);
+    let connectors = Connectors::new(config, transport);
     let upstream: Arc<str> = name.into();
     let config = config.clone();
     let detector = detector.clone();
@@ -273,8 +276,13 @@ fn endpoint_factory(
             tracing::warn!(target: "platform::gateway", upstream = %upstream, %address, "instance address is not a valid authority");
             Authority::from_static("invalid.invalid:9")
         });
-        let endpoint =
-            EndpointClient::new(client.clone(), upstream.clone(), address.into(), &config);
+        let endpoint = EndpointClient::new(
+            connectors.clone(),
+            authority.clone(),
+            upstream.clone(),
+            address.into(),
+            &config,
+        );
         let service = ClientTraceLayer::new()
             .layer(detector.layer(&instance.id, EndpointClassifier::default()).layer(endpoint));
         Arc::new(Endpoint::new(&instance.id, authority, instance.weight, ewma.clone(), service))

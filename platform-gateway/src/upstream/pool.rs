@@ -1,0 +1,558 @@
+//! The connections of one endpoint: HTTP/1.1 connections kept idle for reuse, and one
+//! shared HTTP/2 connection, opened on demand through the upstream's connector.
+//!
+//! A request takes an idle connection (or opens one), is sent on it with hyper's
+//! connection-level client, and the connection goes back to the pool as soon as it can
+//! carry the next request. The pool's lock is held only to push or pop, never across an
+//! await. What hyper-util's pooled client did for the gateway is kept:
+//!
+//! * keep-alive reuse, newest idle connection first, at most
+//!   [`pool_max_idle_per_host`](super::UpstreamConfig::pool_max_idle_per_host) kept;
+//!   connections unused for [`pool_idle_timeout`](super::UpstreamConfig::pool_idle_timeout)
+//!   are closed (checked when taken, and swept by a task while any are idle);
+//! * a request whose reused connection closed before it went out is sent again on
+//!   another one (the race between reuse and the endpoint closing an idle connection);
+//! * HTTP/2 (`h2c`, `h2`, or `h2` chosen by ALPN) shares one connection per endpoint;
+//!   upgrades always go over HTTP/1.1, on a connection that offered only `http/1.1`;
+//! * HTTP/1.1 requests are sent in origin form (authority form for `CONNECT`) with a
+//!   `Host` from the endpoint when they have none; HTTP/2 requests in absolute form;
+//! * a connection is handed back only once its response body is done (a task waits
+//!   for that when the body is still streaming), and never after `101`.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use http::uri::{Authority, PathAndQuery, Scheme, Uri};
+use http::{HeaderValue, Method, Request, Response, header};
+use hyper::body::Incoming;
+use hyper::client::conn::{TrySendError, http1, http2};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use platform_core::BoxError;
+use tokio::time::Instant;
+use tower_service::Service;
+
+use super::connect::{Conn, Connector};
+use super::{Transport, UpstreamConfig, UpstreamProtocol};
+use crate::body::Body;
+
+/// How an upstream opens connections to its endpoints (shared by its endpoints).
+#[derive(Clone)]
+pub(crate) struct Connectors {
+    /// Offers the upstream's protocols (ALPN over TLS).
+    main: Connector,
+    /// Offers only HTTP/1.1, for upgrades when `main` may settle on HTTP/2 (`auto`
+    /// over TLS).
+    http1: Option<Connector>,
+    scheme: Scheme,
+    http2_only: bool,
+    idle_timeout: Duration,
+    max_idle: usize,
+}
+
+impl Connectors {
+    /// The connectors of an upstream with `config`, reaching endpoints over `transport`.
+    pub(crate) fn new(config: &UpstreamConfig, transport: &Transport) -> Self {
+        let protocol = config.protocol;
+        let http1 = (transport.is_tls() && protocol == UpstreamProtocol::Auto)
+            .then(|| connector(config, transport, UpstreamProtocol::Http1.alpn()));
+        Self {
+            main: connector(config, transport, protocol.alpn()),
+            http1,
+            scheme: if transport.is_tls() { Scheme::HTTPS } else { Scheme::HTTP },
+            http2_only: protocol.http2_only(),
+            idle_timeout: config.pool_idle_timeout,
+            max_idle: config.pool_max_idle_per_host,
+        }
+    }
+}
+
+fn connector(
+    config: &UpstreamConfig,
+    transport: &Transport,
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))] alpn: &[&[u8]],
+) -> Connector {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(config.connect_timeout));
+    http.set_nodelay(true);
+    http.enforce_http(true);
+    match transport {
+        Transport::Plain => Connector::plain(http),
+        #[cfg(feature = "tls")]
+        Transport::Tls(tls) => Connector::tls(http, tls.connect(alpn, config.connect_timeout)),
+    }
+}
+
+/// Why a request could not be sent.
+#[derive(Debug)]
+pub(crate) enum SendError {
+    /// Opening the connection failed: TCP, TLS, or their timeout.
+    Connect(BoxError),
+    /// The HTTP exchange failed (handshake, a reset, a protocol error, the request body).
+    Http(hyper::Error),
+}
+
+/// The connection pool of one endpoint.
+pub(crate) struct Pool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    connectors: Connectors,
+    /// `scheme://host:port/`: what the connector dials, and the absolute form's prefix.
+    target: Uri,
+    /// The `Host` an HTTP/1.1 request without one gets: the endpoint, its port left out
+    /// when it is the scheme's default.
+    host: HeaderValue,
+    idle: Mutex<Idle>,
+    /// One HTTP/2 connection opened at a time (`h2c` / `h2`): requests arriving
+    /// meanwhile wait for it and share it.
+    h2_connecting: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Idle {
+    /// Idle HTTP/1.1 connections and since when, oldest first.
+    http1: Vec<(http1::SendRequest<Body>, Instant)>,
+    /// The shared HTTP/2 connection and when it was last used.
+    http2: Option<(http2::SendRequest<Body>, Instant)>,
+    /// A task sweeps expired connections while some are kept.
+    sweeping: bool,
+}
+
+enum Taken {
+    Http1(http1::SendRequest<Body>),
+    Http2(http2::SendRequest<Body>),
+}
+
+impl Pool {
+    /// The pool of the endpoint at `authority`.
+    pub(crate) fn new(connectors: Connectors, authority: Authority) -> Self {
+        let default_port = if connectors.scheme == Scheme::HTTPS { 443 } else { 80 };
+        let host = match authority.port_u16() {
+            Some(p) if p != default_port => authority.as_str(),
+            _ => authority.host(),
+        };
+        let host = HeaderValue::from_str(host)
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid.invalid"));
+        let target = Uri::builder()
+            .scheme(connectors.scheme.clone())
+            .authority(authority)
+            .path_and_query("/")
+            .build()
+            .unwrap_or_default();
+        Self {
+            shared: Arc::new(Shared {
+                connectors,
+                target,
+                host,
+                idle: Mutex::new(Idle::default()),
+                h2_connecting: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Sends `req` on a pooled or new connection; see the [module docs](self).
+    pub(crate) async fn send(
+        &self,
+        mut req: Request<Body>,
+    ) -> Result<Response<Incoming>, SendError> {
+        let shared = &self.shared;
+        let upgrade = !shared.connectors.http2_only && req.headers().contains_key(header::UPGRADE);
+        loop {
+            let (taken, reused) = shared.take(upgrade).await?;
+            let mut failed: TrySendError<Request<Body>> = match taken {
+                Taken::Http1(mut tx) => {
+                    shared.http1_form(&mut req);
+                    match tx.try_send_request(req).await {
+                        Ok(res) => {
+                            shared.release(tx);
+                            return Ok(res);
+                        }
+                        Err(e) => e,
+                    }
+                }
+                Taken::Http2(mut tx) => {
+                    shared.http2_form(&mut req);
+                    match tx.try_send_request(req).await {
+                        Ok(res) => return Ok(res),
+                        Err(e) => e,
+                    }
+                }
+            };
+            match failed.take_message() {
+                // The reused connection closed before the request went out: another one.
+                Some(unsent) if reused => req = unsent,
+                _ => return Err(SendError::Http(failed.into_error())),
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Idle> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A connection for the next request, and whether it was used before.
+    async fn take(self: &Arc<Self>, upgrade: bool) -> Result<(Taken, bool), SendError> {
+        let now = Instant::now();
+        let expiry = self.connectors.idle_timeout;
+        {
+            let mut idle = self.lock();
+            if !upgrade {
+                match &mut idle.http2 {
+                    Some((tx, used)) if !tx.is_closed() => {
+                        *used = now;
+                        return Ok((Taken::Http2(tx.clone()), true));
+                    }
+                    Some(_) => idle.http2 = None,
+                    None => {}
+                }
+            }
+            // Newest first; older ones may still be expired then, the sweep gets them.
+            while let Some((tx, since)) = idle.http1.pop() {
+                if tx.is_ready() && now.saturating_duration_since(since) < expiry {
+                    return Ok((Taken::Http1(tx), true));
+                }
+            }
+        }
+        if self.connectors.http2_only {
+            return self.open_shared_http2().await;
+        }
+        let connector = match (&self.connectors.http1, upgrade) {
+            (Some(http1), true) => http1,
+            _ => &self.connectors.main,
+        };
+        let io = self.dial(connector).await?;
+        if io.is_h2() {
+            let tx = http2_handshake(io).await?;
+            self.keep_http2(&tx);
+            return Ok((Taken::Http2(tx), false));
+        }
+        Ok((Taken::Http1(http1_handshake(io).await?), false))
+    }
+
+    /// Opens the HTTP/2 connection of an `h2c` / `h2` endpoint, or waits for the one
+    /// being opened.
+    async fn open_shared_http2(self: &Arc<Self>) -> Result<(Taken, bool), SendError> {
+        let _one_at_a_time = self.h2_connecting.lock().await;
+        if let Some((tx, used)) = &mut self.lock().http2
+            && !tx.is_closed()
+        {
+            *used = Instant::now();
+            return Ok((Taken::Http2(tx.clone()), true));
+        }
+        let io = self.dial(&self.connectors.main).await?;
+        let tx = http2_handshake(io).await?;
+        self.keep_http2(&tx);
+        Ok((Taken::Http2(tx), false))
+    }
+
+    async fn dial(&self, connector: &Connector) -> Result<Conn, SendError> {
+        let mut connector = connector.clone();
+        std::future::poll_fn(|cx| connector.poll_ready(cx)).await.map_err(SendError::Connect)?;
+        connector.call(self.target.clone()).await.map_err(SendError::Connect)
+    }
+
+    fn keep_http2(self: &Arc<Self>, tx: &http2::SendRequest<Body>) {
+        if self.connectors.max_idle == 0 {
+            return;
+        }
+        let mut idle = self.lock();
+        idle.http2 = Some((tx.clone(), Instant::now()));
+        self.sweep_later(&mut idle);
+    }
+
+    /// Puts an HTTP/1.1 connection back once it can take the next request.
+    fn release(self: &Arc<Self>, tx: http1::SendRequest<Body>) {
+        if self.connectors.max_idle == 0 {
+            return;
+        }
+        if tx.is_ready() {
+            self.put(tx);
+            return;
+        }
+        // Still busy (a response body streaming, or the connection upgraded after a
+        // `101`): hand it back when it is done, or drop it when it closes.
+        let pool = Arc::downgrade(self);
+        let mut tx = tx;
+        tokio::spawn(async move {
+            if tx.ready().await.is_ok()
+                && let Some(pool) = pool.upgrade()
+            {
+                pool.put(tx);
+            }
+        });
+    }
+
+    fn put(self: &Arc<Self>, tx: http1::SendRequest<Body>) {
+        let mut idle = self.lock();
+        if idle.http1.len() >= self.connectors.max_idle {
+            return;
+        }
+        idle.http1.push((tx, Instant::now()));
+        self.sweep_later(&mut idle);
+    }
+
+    /// Starts the task that closes expired idle connections, unless it runs already.
+    fn sweep_later(self: &Arc<Self>, idle: &mut Idle) {
+        if !idle.sweeping {
+            idle.sweeping = true;
+            tokio::spawn(sweep(Arc::downgrade(self), self.connectors.idle_timeout));
+        }
+    }
+
+    /// Origin form (authority form for `CONNECT`) and a `Host`, as HTTP/1.1 sends them.
+    fn http1_form(&self, req: &mut Request<Body>) {
+        let uri = if req.method() == Method::CONNECT {
+            let authority = req.uri().authority().cloned();
+            authority.map(|a| Uri::from_parts(parts_with(None, Some(a))))
+        } else if req.uri().scheme().is_some() {
+            let pq = req
+                .uri()
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            Some(Uri::from_parts(parts_with(Some(pq), None)))
+        } else {
+            None
+        };
+        if let Some(Ok(uri)) = uri {
+            *req.uri_mut() = uri;
+        }
+        req.headers_mut().entry(header::HOST).or_insert_with(|| self.host.clone());
+    }
+
+    /// Absolute form, as HTTP/2 needs (`:scheme`, `:authority`).
+    fn http2_form(&self, req: &mut Request<Body>) {
+        if req.uri().authority().is_some() {
+            return;
+        }
+        let pq =
+            req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let mut parts = parts_with(Some(pq), self.target.authority().cloned());
+        parts.scheme = self.target.scheme().cloned();
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
+        }
+    }
+}
+
+fn parts_with(pq: Option<PathAndQuery>, authority: Option<Authority>) -> http::uri::Parts {
+    let mut parts = http::uri::Parts::default();
+    parts.path_and_query = pq;
+    parts.authority = authority;
+    parts
+}
+
+/// Closes the idle connections of `pool` that have not been used for `expiry`, every
+/// `expiry`, until none are left or the pool is gone.
+async fn sweep(pool: Weak<Shared>, expiry: Duration) {
+    loop {
+        tokio::time::sleep(expiry).await;
+        let Some(pool) = pool.upgrade() else { return };
+        let now = Instant::now();
+        let mut idle = pool.lock();
+        idle.http1.retain(|(tx, since)| {
+            !tx.is_closed() && now.saturating_duration_since(*since) < expiry
+        });
+        if idle.http2.as_ref().is_some_and(|(tx, used)| {
+            tx.is_closed() || now.saturating_duration_since(*used) >= expiry
+        }) {
+            idle.http2 = None;
+        }
+        if idle.http1.is_empty() && idle.http2.is_none() {
+            idle.sweeping = false;
+            return;
+        }
+    }
+}
+
+async fn http1_handshake(io: Conn) -> Result<http1::SendRequest<Body>, SendError> {
+    let (mut tx, conn) = http1::Builder::new().handshake(io).await.map_err(SendError::Http)?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.with_upgrades().await {
+            tracing::debug!(target: "platform::gateway", error = %e, "upstream connection ended with an error");
+        }
+    });
+    tx.ready().await.map_err(SendError::Http)?;
+    Ok(tx)
+}
+
+async fn http2_handshake(io: Conn) -> Result<http2::SendRequest<Body>, SendError> {
+    let (mut tx, conn) = http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .handshake(io)
+        .await
+        .map_err(SendError::Http)?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(target: "platform::gateway", error = %e, "upstream HTTP/2 connection ended with an error");
+        }
+    });
+    tx.ready().await.map_err(SendError::Http)?;
+    Ok(tx)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    use hyper_util::server::conn::auto;
+
+    use super::*;
+    use crate::upstream::UpstreamProtocol;
+
+    /// An upstream answering with the request line and `Host` it got; counts the
+    /// connections it accepted.
+    async fn upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let service = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                    let host = req.headers().get(header::HOST).cloned();
+                    let host = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("-");
+                    let line =
+                        format!("{} {} {:?} host={host}", req.method(), req.uri(), req.version());
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(line))))
+                });
+                tokio::spawn(
+                    auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .into_owned(),
+                );
+            }
+        });
+        (addr, accepted)
+    }
+
+    fn pool(addr: SocketAddr, config: &UpstreamConfig) -> Pool {
+        let authority: Authority = addr.to_string().parse().unwrap();
+        Pool::new(Connectors::new(config, &Transport::Plain), authority)
+    }
+
+    /// Sends `GET path` the way the gateway does (absolute URI, no `Host`).
+    async fn get(pool: &Pool, addr: SocketAddr, path: &str, version: http::Version) -> String {
+        let req = Request::get(format!("http://{addr}{path}"))
+            .version(version)
+            .body(crate::body::empty())
+            .unwrap();
+        let res = pool.send(req).await.unwrap_or_else(|e| panic!("{e:?}"));
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn http1_connections_are_reused_and_requests_take_origin_form() {
+        let (addr, accepted) = upstream().await;
+        let pool = pool(addr, &UpstreamConfig::default());
+        for _ in 0..3 {
+            let line = get(&pool, addr, "/a/b?c=1", http::Version::HTTP_11).await;
+            assert_eq!(line, format!("GET /a/b?c=1 HTTP/1.1 host={addr}"));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one keep-alive connection");
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_open_connections_and_the_pool_keeps_at_most_the_limit() {
+        let (addr, accepted) = upstream().await;
+        let config = UpstreamConfig { pool_max_idle_per_host: 1, ..UpstreamConfig::default() };
+        let pool = pool(addr, &config);
+        let (a, b) = tokio::join!(
+            get(&pool, addr, "/1", http::Version::HTTP_11),
+            get(&pool, addr, "/2", http::Version::HTTP_11)
+        );
+        assert!(a.starts_with("GET /1 ") && b.starts_with("GET /2 "), "{a} / {b}");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(pool.shared.lock().http1.len(), 1, "one kept, the other closed");
+        get(&pool, addr, "/3", http::Version::HTTP_11).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "the kept one is reused");
+    }
+
+    #[tokio::test]
+    async fn no_idle_connections_are_kept_when_the_limit_is_zero() {
+        let (addr, accepted) = upstream().await;
+        let config = UpstreamConfig { pool_max_idle_per_host: 0, ..UpstreamConfig::default() };
+        let pool = pool(addr, &config);
+        get(&pool, addr, "/", http::Version::HTTP_11).await;
+        get(&pool, addr, "/", http::Version::HTTP_11).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_connections_expire() {
+        let (addr, accepted) = upstream().await;
+        let config = UpstreamConfig {
+            pool_idle_timeout: Duration::from_secs(5),
+            ..UpstreamConfig::default()
+        };
+        let pool = pool(addr, &config);
+        get(&pool, addr, "/", http::Version::HTTP_11).await;
+        tokio::time::advance(Duration::from_secs(2)).await;
+        get(&pool, addr, "/", http::Version::HTTP_11).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "reused within the idle timeout");
+        tokio::time::advance(Duration::from_secs(6)).await;
+        // The sweep ran: nothing idle is left, and its task ended.
+        tokio::task::yield_now().await;
+        {
+            let idle = pool.shared.lock();
+            assert!(idle.http1.is_empty() && !idle.sweeping);
+        }
+        get(&pool, addr, "/", http::Version::HTTP_11).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "a new connection after expiry");
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_endpoint_closed_is_not_reused() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Answers one request per connection, keep-alive as far as the client can
+        // tell, then closes it.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+            }
+        });
+        let pool = pool(addr, &UpstreamConfig::default());
+        assert_eq!(get(&pool, addr, "/", http::Version::HTTP_11).await, "ok");
+        // Wait until the client side has seen the close.
+        while !pool.shared.lock().http1.iter().all(|(tx, _)| tx.is_closed()) {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(get(&pool, addr, "/", http::Version::HTTP_11).await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn h2c_shares_one_connection_and_keeps_the_absolute_form() {
+        let (addr, accepted) = upstream().await;
+        let config =
+            UpstreamConfig { protocol: UpstreamProtocol::H2c, ..UpstreamConfig::default() };
+        let pool = pool(addr, &config);
+        let lines = futures_util::future::join_all((0..4).map(|i| {
+            get(&pool, addr, if i % 2 == 0 { "/even" } else { "/odd" }, http::Version::HTTP_2)
+        }))
+        .await;
+        for line in &lines {
+            assert!(line.starts_with(&format!("GET http://{addr}/")), "{line}");
+            assert!(line.contains("HTTP/2.0"), "{line}");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one multiplexed connection");
+    }
+}
