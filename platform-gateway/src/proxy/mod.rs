@@ -60,7 +60,9 @@ pub struct ProxyConfig {
     pub forwarded: ForwardedConfig,
     /// Path normalization.
     pub path: PathPolicy,
-    /// Most request headers (default 100); more: 431.
+    /// Most request headers (default 100); more: 431 with a JSON error. Above 100 (and
+    /// above this limit plus 32 when it is higher) hyper's parser answers the 431
+    /// itself, without a body.
     pub max_headers: usize,
     /// Most bytes of request header names and values together (default 32 KiB; at least
     /// 8 KiB, hyper's smallest read buffer); more: 431.

@@ -28,6 +28,9 @@ pub use tls::{ServerTls, TlsConfig, TlsError};
 use crate::gateway::Gateway;
 use crate::proxy::ForwardedCache;
 
+/// How many headers hyper's HTTP/1 parser takes when not told otherwise.
+const HYPER_MAX_HEADERS: usize = 100;
+
 /// Connection-level settings of the [`Server`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -113,17 +116,23 @@ impl Server {
         // hyper bounds the head with a bare 431: its buffer holds the whole head (request
         // line, separators, line ends) and its header array a fixed count. The gateway's
         // own checks, answered with JSON, are the limits that apply, so hyper's leave
-        // room around them and only stop what is far over.
-        let max_headers = proxy.max_headers + 32;
+        // room around them and only stop what is far over. hyper's own count limit
+        // (100) parses on the stack, while any configured one costs an allocation and a
+        // fill per request, so it is raised only for a gateway limit above it.
+        let raise_max_headers = proxy.max_headers > HYPER_MAX_HEADERS;
+        let max_headers =
+            if raise_max_headers { proxy.max_headers + 32 } else { HYPER_MAX_HEADERS };
         let max_head = proxy.max_header_bytes + 4 * max_headers + 8192;
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
+        let mut http1 = builder.http1();
+        http1
             .timer(TokioTimer::new())
             .header_read_timeout(config.header_read_timeout)
             .max_buf_size(max_head)
-            .max_headers(max_headers)
             .keep_alive(true);
+        if raise_max_headers {
+            http1.max_headers(max_headers);
+        }
         builder
             .http2()
             .timer(TokioTimer::new())

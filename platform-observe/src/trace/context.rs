@@ -13,8 +13,24 @@ pub struct TraceId(pub [u8; 16]);
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SpanId(pub [u8; 8]);
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `bytes` as lower-case hex into `out`, which holds exactly twice as many.
+fn hex_into(out: &mut [u8], bytes: &[u8]) {
+    debug_assert_eq!(out.len(), bytes.len() * 2);
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0f)];
+    }
+}
+
+/// `bytes` (at most 16) as lower-case hex, written without the formatting machinery:
+/// ids are formatted on every request that propagates a trace.
 fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
-    bytes.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    let mut buf = [0u8; 32];
+    let out = &mut buf[..bytes.len() * 2];
+    hex_into(out, bytes);
+    f.pad(std::str::from_utf8(out).map_err(|_| fmt::Error)?)
 }
 
 fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
@@ -121,8 +137,12 @@ impl TraceParent {
 
     /// The header value, version `00`.
     pub fn to_header_value(&self) -> HeaderValue {
-        let s = format!("00-{}-{}-{:02x}", self.trace_id, self.parent_id, self.flags);
-        HeaderValue::from_str(&s).expect("hex digits and dashes are a valid header value")
+        // `00-` 32 hex `-` 16 hex `-` 2 hex: 55 bytes.
+        let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        hex_into(&mut buf[3..35], &self.trace_id.0);
+        hex_into(&mut buf[36..52], &self.parent_id.0);
+        hex_into(&mut buf[53..55], &[self.flags]);
+        HeaderValue::from_bytes(&buf).expect("hex digits and dashes are a valid header value")
     }
 }
 

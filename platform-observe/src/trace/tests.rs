@@ -33,6 +33,28 @@ fn traceparent_parses_valid_and_rejects_invalid() {
     );
 }
 
+#[test]
+fn ids_format_as_lower_hex_and_round_trip_through_the_header() {
+    for _ in 0..200 {
+        let tp = TraceParent {
+            trace_id: TraceId::random(),
+            parent_id: SpanId::random(),
+            flags: fastrand::u8(..),
+        };
+        let value = tp.to_header_value();
+        let text = value.to_str().unwrap();
+        assert_eq!(text.len(), 55, "{text}");
+        assert_eq!(TraceParent::parse(text), Some(tp), "{text}");
+        let expected: String = tp.trace_id.0.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(tp.trace_id.to_string(), expected);
+        assert_eq!(&text[3..35], expected);
+    }
+    let id = SpanId([0x00, 0x0f, 0xf0, 0xff, 0x10, 0x01, 0xab, 0x9c]);
+    assert_eq!(id.to_string(), "000ff0ff1001ab9c");
+    assert_eq!(format!("{id:>18}|{id:<17}|"), "  000ff0ff1001ab9c|000ff0ff1001ab9c |");
+    assert_eq!(format!("{id:?}"), "SpanId(000ff0ff1001ab9c)");
+}
+
 fn echo_ctx()
 -> impl tower::Service<Request<()>, Response = Response<Option<TraceContext>>, Error = Infallible>
 + Clone {
