@@ -20,7 +20,6 @@ use platform_core::resilience::TimeoutLayer;
 use platform_observe::metrics::MetricsLayer;
 use platform_observe::trace::{ServerTraceLayer, TraceContext};
 use tokio::time::Instant;
-use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -214,6 +213,17 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.serve(req)
+    }
+}
+
+impl Gateway {
+    /// [`call`](Service::call) without `&mut` (the gateway is always ready).
+    pub(crate) fn serve<B>(&self, req: Request<B>) -> BoxFuture<Result<Response<Body>, Infallible>>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         let req = if access::enabled() {
             let record = AccessRecord::new(req.method(), req.uri().path());
             let (mut parts, b) = req.into_parts();
@@ -226,28 +236,10 @@ where
         } else {
             req.map(|b| body::boxed(b.map_err(|e| ClientBodyError(e.into()))))
         };
-        let handler = Handler { shared: self.shared.clone() };
-        Box::pin(self.trace.layer(handler).oneshot(req))
-    }
-}
-
-/// Serves one request inside its trace span.
-#[derive(Clone)]
-struct Handler {
-    shared: Arc<Shared>,
-}
-
-impl Service<Request<Body>> for Handler {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Result<Response<Body>, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        Box::pin(handle(self.shared.clone(), req).map(Ok))
+        // One allocation per request: the span, the context and the handler's state
+        // machine live in this one boxed future.
+        let shared = self.shared.clone();
+        Box::pin(self.trace.instrument(req, |req| handle(shared, req).map(Ok)))
     }
 }
 

@@ -102,6 +102,9 @@ pub(crate) fn admit<B>(
         .or_else(|| req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
     let match_host =
         host.as_ref().and_then(|h| h.to_str().ok()).map(match_form).unwrap_or_default();
+    // Room for what the gateway adds (four forwarding headers, `traceparent`, `Host`),
+    // so the map grows at most once.
+    req.headers_mut().reserve(6);
     let peer = conn.map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.peer);
     let proto = conn.map_or("http", |c| c.scheme);
     let client: ClientInfo = forwarded::apply(

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tower::ServiceExt;
 
 pub(crate) use inspect::HeadLog;
 use inspect::{InspectIo, Inspector};
@@ -263,17 +262,20 @@ impl Server {
         let gateway = self.gateway.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(info.clone());
-            gateway.clone().oneshot(req)
+            gateway.serve(req)
         });
         let conn = self.builder.serve_connection_with_upgrades(io, service);
         tokio::pin!(conn);
-        let result = tokio::select! {
-            result = conn.as_mut() => result,
-            () = shutdown.wait() => {
+        let mut watch = shutdown.connection();
+        let mut draining = false;
+        let result = std::future::poll_fn(|cx| {
+            if !draining && watch.poll_triggered(cx) {
+                draining = true;
                 conn.as_mut().graceful_shutdown();
-                conn.await
             }
-        };
+            conn.as_mut().poll(cx)
+        })
+        .await;
         if let Err(e) = result {
             tracing::debug!(target: "platform::gateway", %peer, error = %e, "connection ended with an error");
         }

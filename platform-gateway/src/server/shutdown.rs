@@ -1,6 +1,10 @@
 //! Stopping a [`Server`](super::Server): the trigger, the OS signals, and the drain.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Waker};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -24,6 +28,17 @@ use tokio::sync::watch;
 #[derive(Debug, Clone)]
 pub struct Shutdown {
     tx: watch::Sender<bool>,
+    /// The connections being served, woken when the trigger is pulled.
+    connections: Arc<Connections>,
+}
+
+/// The tasks serving connections: each registers its waker once, and checks a flag on
+/// every poll, instead of polling a channel receiver on every wake-up.
+#[derive(Debug, Default)]
+struct Connections {
+    triggered: AtomicBool,
+    next: AtomicU64,
+    wakers: Mutex<HashMap<u64, Waker>>,
 }
 
 impl Default for Shutdown {
@@ -35,12 +50,25 @@ impl Default for Shutdown {
 impl Shutdown {
     /// A trigger not yet pulled.
     pub fn new() -> Self {
-        Self { tx: watch::channel(false).0 }
+        Self { tx: watch::channel(false).0, connections: Arc::default() }
     }
 
     /// Starts the shutdown (idempotent).
     pub fn trigger(&self) {
+        self.connections.triggered.store(true, Ordering::Release);
         self.tx.send_replace(true);
+        let wakers: Vec<Waker> = {
+            let mut map = self.connections.wakers.lock().unwrap_or_else(PoisonError::into_inner);
+            map.drain().map(|(_, w)| w).collect()
+        };
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// A watch for one connection's task; see [`ConnectionWatch`].
+    pub(crate) fn connection(&self) -> ConnectionWatch {
+        ConnectionWatch { connections: self.connections.clone(), key: None }
     }
 
     /// Whether [`trigger`](Self::trigger) was called.
@@ -112,4 +140,41 @@ pub struct Drained {
     pub cut: usize,
     /// How long the drain took.
     pub took: Duration,
+}
+
+/// Tells one connection's task that the shutdown began. The task's waker is registered
+/// on the first poll and kept (a task's waker does not change between polls); after
+/// that each poll is one atomic load.
+#[derive(Debug)]
+pub(crate) struct ConnectionWatch {
+    connections: Arc<Connections>,
+    key: Option<u64>,
+}
+
+impl ConnectionWatch {
+    /// `true` once the shutdown is triggered; otherwise arranges for the task polling
+    /// with `cx` to be woken when it is.
+    pub(crate) fn poll_triggered(&mut self, cx: &mut Context<'_>) -> bool {
+        let shared = &self.connections;
+        if self.key.is_none() {
+            let key = shared.next.fetch_add(1, Ordering::Relaxed);
+            let mut map = shared.wakers.lock().unwrap_or_else(PoisonError::into_inner);
+            // Checked under the lock: a trigger either ran before (seen here) or will
+            // drain the map after this insert.
+            if shared.triggered.load(Ordering::Acquire) {
+                return true;
+            }
+            map.insert(key, cx.waker().clone());
+            self.key = Some(key);
+        }
+        shared.triggered.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for ConnectionWatch {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.connections.wakers.lock().unwrap_or_else(PoisonError::into_inner).remove(&key);
+        }
+    }
 }

@@ -38,6 +38,36 @@ impl ServerTraceLayer {
         Self { shared: Arc::new(Shared { header: None, trust_remote: true }) }
     }
 
+    /// Traces one request served by a future instead of a service: what
+    /// [`ServerTrace`] does around its inner service, without the service. `make` gets
+    /// the request (with the [`TraceContext`] extension inserted) and builds the
+    /// handler's future; the returned future polls it inside the request span with the
+    /// context [current](TraceContext::current), and records the status.
+    ///
+    /// ```
+    /// use http::{Request, Response};
+    /// use platform_observe::trace::{ServerTraceLayer, TraceContext};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let layer = ServerTraceLayer::new();
+    /// let res = layer
+    ///     .instrument(Request::get("/").body(()).unwrap(), |req| async move {
+    ///         let ctx = req.extensions().get::<TraceContext>().cloned();
+    ///         assert_eq!(ctx, TraceContext::current());
+    ///         Ok::<_, std::convert::Infallible>(Response::new(()))
+    ///     })
+    ///     .await;
+    /// assert!(res.is_ok());
+    /// # }
+    /// ```
+    pub fn instrument<B, F>(
+        &self,
+        req: Request<B>,
+        make: impl FnOnce(Request<B>) -> F,
+    ) -> ServerResponseFuture<F> {
+        start(&self.shared, req, make)
+    }
+
     /// A layer from a validated configuration.
     pub fn from_config(cfg: &TraceConfig) -> Result<Self, TraceConfigError> {
         Ok(Self {
@@ -110,31 +140,42 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let remote = if self.shared.trust_remote { extract(req.headers()) } else { None };
-        let span = tracing::info_span!(
-            target: "platform::observe::http",
-            "http.request",
-            otel.kind = "server",
-            http.request.method = %req.method(),
-            url.path = %req.uri().path(),
-            trace_id = Empty,
-            span_id = Empty,
-            parent_id = Empty,
-            http.response.status_code = Empty,
-        );
-        let ctx = remote.unwrap_or_else(TraceContext::new_root);
-        #[cfg(feature = "otlp")]
-        let ctx = super::otel::server_ids(&span, ctx);
-        ctx.record_on(&span);
-        req.extensions_mut().insert(ctx.clone());
-        let mut slot = Some(ctx);
-        let fut = {
-            let _entered = span.enter();
-            let _current = Enter::new(&mut slot);
-            self.inner.call(req)
-        };
-        let ctx = slot.expect("Enter puts the context back");
-        ServerResponseFuture::new(fut, span, ctx, self.shared.header.clone())
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let inner = &mut self.inner;
+        start(&self.shared, req, |req| inner.call(req))
     }
+}
+
+/// Opens the request span and context, inserts the context into `req`, builds the
+/// handler's future with `make` inside both, and wraps it to be polled inside both.
+fn start<B, F>(
+    shared: &Shared,
+    mut req: Request<B>,
+    make: impl FnOnce(Request<B>) -> F,
+) -> ServerResponseFuture<F> {
+    let remote = if shared.trust_remote { extract(req.headers()) } else { None };
+    let span = tracing::info_span!(
+        target: "platform::observe::http",
+        "http.request",
+        otel.kind = "server",
+        http.request.method = %req.method(),
+        url.path = %req.uri().path(),
+        trace_id = Empty,
+        span_id = Empty,
+        parent_id = Empty,
+        http.response.status_code = Empty,
+    );
+    let ctx = remote.unwrap_or_else(TraceContext::new_root);
+    #[cfg(feature = "otlp")]
+    let ctx = super::otel::server_ids(&span, ctx);
+    ctx.record_on(&span);
+    req.extensions_mut().insert(ctx.clone());
+    let mut slot = Some(ctx);
+    let fut = {
+        let _entered = span.enter();
+        let _current = Enter::new(&mut slot);
+        make(req)
+    };
+    let ctx = slot.expect("Enter puts the context back");
+    ServerResponseFuture::new(fut, span, ctx, shared.header.clone())
 }
