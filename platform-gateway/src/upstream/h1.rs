@@ -685,3 +685,539 @@ impl HttpBody for H1Body {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http::uri::Authority;
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpStream;
+
+    use super::super::pool::{Connectors, Pool, SendError, UpstreamBody};
+    use super::super::{Transport, UpstreamConfig};
+    use super::*;
+
+    /// What the scripted upstream does with a request.
+    enum Reply {
+        /// Writes these bytes and keeps the connection.
+        Send(Vec<u8>),
+        /// Writes these bytes (maybe none) and closes the connection.
+        Close(Vec<u8>),
+        /// Writes these bytes one at a time, each in its own segment.
+        Trickle(Vec<u8>),
+    }
+
+    fn send(text: &str) -> Reply {
+        Reply::Send(text.as_bytes().to_vec())
+    }
+
+    type Heads = Arc<Mutex<Vec<Vec<u8>>>>;
+
+    /// A raw upstream answering each request head with `script(connection, request
+    /// on that connection)`; returns its address, the heads it got and how many
+    /// connections it accepted.
+    async fn upstream<F>(script: F) -> (SocketAddr, Heads, Arc<AtomicUsize>)
+    where
+        F: Fn(usize, usize) -> Reply + Send + Sync + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Heads::default();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let script = Arc::new(script);
+        let (seen, count) = (heads.clone(), accepted.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let conn = count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(serve(stream, conn, script.clone(), seen.clone()));
+            }
+        });
+        (addr, heads, accepted)
+    }
+
+    async fn serve<F>(mut stream: TcpStream, conn: usize, script: Arc<F>, heads: Heads)
+    where
+        F: Fn(usize, usize) -> Reply,
+    {
+        let mut buf = Vec::new();
+        for n in 0.. {
+            let end = loop {
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                let mut chunk = [0u8; 4096];
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(k) => buf.extend_from_slice(&chunk[..k]),
+                }
+            };
+            heads.lock().unwrap().push(buf.drain(..end).collect());
+            match script(conn, n) {
+                Reply::Send(bytes) => {
+                    if stream.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                Reply::Close(bytes) => {
+                    let _ = stream.write_all(&bytes).await;
+                    return;
+                }
+                Reply::Trickle(bytes) => {
+                    stream.set_nodelay(true).unwrap();
+                    for b in bytes {
+                        if stream.write_all(&[b]).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+                    }
+                }
+            }
+        }
+    }
+
+    fn pool(addr: SocketAddr) -> Pool {
+        let authority: Authority = addr.to_string().parse().unwrap();
+        Pool::new(Connectors::new(&UpstreamConfig::default(), &Transport::Plain), authority)
+    }
+
+    /// A request as the gateway sends it: absolute URI, HTTP/1.1, an ended body.
+    fn request(method: Method, addr: SocketAddr, path: &str) -> Request<Body> {
+        Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"))
+            .body(crate::body::empty())
+            .unwrap()
+    }
+
+    async fn get(pool: &Pool, addr: SocketAddr, path: &str) -> Response<UpstreamBody> {
+        pool.send(request(Method::GET, addr, path)).await.unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    async fn text(res: Response<UpstreamBody>) -> String {
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(body.to_vec()).unwrap()
+    }
+
+    fn inline_error(err: SendError) -> String {
+        match err {
+            SendError::Inline(e) => e.to_string(),
+            other => panic!("not an inline error: {other:?}"),
+        }
+    }
+
+    fn head(heads: &Heads, i: usize) -> String {
+        String::from_utf8_lossy(&heads.lock().unwrap()[i]).into_owned()
+    }
+
+    #[tokio::test]
+    async fn content_length_bodies_and_one_keep_alive_connection() {
+        let (addr, heads, accepted) =
+            upstream(|_, _| send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: 1\r\n\r\nhello"))
+                .await;
+        let pool = pool(addr);
+        for _ in 0..3 {
+            let res = get(&pool, addr, "/a/b?c=1").await;
+            assert_eq!(res.status(), StatusCode::OK);
+            assert_eq!(res.version(), Version::HTTP_11);
+            assert_eq!(res.headers()["x-a"], "1");
+            assert!(matches!(res.body(), UpstreamBody::Inline(_)));
+            assert_eq!(res.body().size_hint().exact(), Some(5));
+            assert_eq!(text(res).await, "hello");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one keep-alive connection");
+        assert_eq!(pool.idle_http1(), 1);
+        assert_eq!(head(&heads, 0), format!("GET /a/b?c=1 HTTP/1.1\r\nhost: {addr}\r\n\r\n"));
+    }
+
+    #[tokio::test]
+    async fn the_head_carries_the_headers_as_given_and_a_host_only_when_missing() {
+        let (addr, heads, _) =
+            upstream(|_, _| send("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")).await;
+        let pool = pool(addr);
+        let mut req = request(Method::GET, addr, "");
+        req.headers_mut().append("x-multi", HeaderValue::from_static("one"));
+        req.headers_mut().append("x-multi", HeaderValue::from_static("two"));
+        req.headers_mut().insert("x-raw", HeaderValue::from_bytes(b"a\xffb").unwrap());
+        pool.send(req).await.unwrap();
+        let mut req = request(Method::GET, addr, "/p");
+        req.headers_mut().insert(header::HOST, HeaderValue::from_static("example.com"));
+        pool.send(req).await.unwrap();
+        // A bodiless POST gets neither content-length nor transfer-encoding (as hyper).
+        let mut req = request(Method::POST, addr, "/post");
+        req.headers_mut().insert(header::TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        pool.send(req).await.unwrap();
+        let mut want =
+            b"GET / HTTP/1.1\r\nx-multi: one\r\nx-multi: two\r\nx-raw: a\xffb\r\n".to_vec();
+        want.extend_from_slice(format!("host: {addr}\r\n\r\n").as_bytes());
+        assert_eq!(heads.lock().unwrap()[0], want);
+        assert_eq!(head(&heads, 1), "GET /p HTTP/1.1\r\nhost: example.com\r\n\r\n");
+        assert_eq!(head(&heads, 2), format!("POST /post HTTP/1.1\r\nhost: {addr}\r\n\r\n"));
+    }
+
+    #[tokio::test]
+    async fn chunked_bodies_ignore_extensions_and_deliver_trailers() {
+        let (addr, _, accepted) = upstream(|_, _| {
+            send(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n\
+                 5;name=value\r\nhello\r\n6 ; x\r\n world\r\n0;last\r\nx-checksum: 42\r\nx-more: yes\r\n\r\n",
+            )
+        })
+        .await;
+        let pool = pool(addr);
+        for _ in 0..2 {
+            let res = get(&pool, addr, "/").await;
+            let collected = res.into_body().collect().await.unwrap();
+            let trailers = collected.trailers().cloned().expect("trailers");
+            assert_eq!(trailers["x-checksum"], "42");
+            assert_eq!(trailers["x-more"], "yes");
+            assert_eq!(collected.to_bytes(), "hello world");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "reused after a chunked body");
+    }
+
+    #[tokio::test]
+    async fn a_chunked_body_whose_end_is_buffered_ends_with_its_last_data_frame() {
+        let (addr, _, _) = upstream(|_, _| {
+            send("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+        })
+        .await;
+        let pool = pool(addr);
+        let mut body = get(&pool, addr, "/").await.into_body();
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), "abc");
+        assert!(body.is_end_stream(), "the terminating chunk was read along");
+        assert_eq!(pool.idle_http1(), 1, "the connection is back before the body is polled again");
+        assert!(body.frame().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn close_delimited_bodies_end_with_the_connection_which_is_not_reused() {
+        let (addr, _, accepted) = upstream(|_, _| {
+            Reply::Close(b"HTTP/1.1 200 OK\r\nx-a: 1\r\n\r\nuntil the end".to_vec())
+        })
+        .await;
+        let pool = pool(addr);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "until the end");
+        assert_eq!(pool.idle_http1(), 0);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "until the end");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        // A transfer coding other than chunked last is read until close too.
+        let (addr, _, _) = upstream(|_, _| {
+            Reply::Close(b"HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nzipped".to_vec())
+        })
+        .await;
+        let pool = super::tests::pool(addr);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "zipped");
+    }
+
+    #[tokio::test]
+    async fn head_204_and_304_have_no_body_whatever_their_content_length() {
+        let (addr, _, accepted) = upstream(|_, n| match n {
+            0 => send("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n"),
+            1 => send("HTTP/1.1 204 No Content\r\ncontent-length: 10\r\n\r\n"),
+            _ => send("HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n"),
+        })
+        .await;
+        let pool = pool(addr);
+        let res = pool.send(request(Method::HEAD, addr, "/")).await.unwrap();
+        assert_eq!(res.headers()[header::CONTENT_LENGTH], "10");
+        assert!(res.body().is_end_stream());
+        assert_eq!(pool.idle_http1(), 1, "back in the pool at once");
+        assert_eq!(text(res).await, "");
+        for status in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {
+            let res = get(&pool, addr, "/").await;
+            assert_eq!(res.status(), status);
+            assert!(res.body().is_end_stream());
+            assert_eq!(text(res).await, "");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn interim_responses_are_skipped_and_101_is_an_error() {
+        let (addr, _, _) = upstream(|_, n| match n {
+            0 => send(
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n\
+                 HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok",
+            ),
+            _ => send("HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n"),
+        })
+        .await;
+        let pool = pool(addr);
+        let res = get(&pool, addr, "/").await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        assert!(!res.headers().contains_key("link"));
+        assert_eq!(text(res).await, "ok");
+        let err = pool.send(request(Method::GET, addr, "/")).await.unwrap_err();
+        assert!(inline_error(err).contains("101 Switching Protocols"));
+    }
+
+    #[tokio::test]
+    async fn connection_close_on_either_side_is_not_reused() {
+        let (addr, _, accepted) = upstream(|_, _| {
+            send("HTTP/1.1 200 OK\r\nconnection: keep-alive, close\r\ncontent-length: 1\r\n\r\nx")
+        })
+        .await;
+        let pool = pool(addr);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "x");
+        assert_eq!(pool.idle_http1(), 0);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "x");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+        let (addr, _, accepted) =
+            upstream(|_, _| send("HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nx")).await;
+        let pool = super::tests::pool(addr);
+        let mut req = request(Method::GET, addr, "/");
+        req.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        assert_eq!(text(pool.send(req).await.unwrap()).await, "x");
+        assert_eq!(pool.idle_http1(), 0, "the request asked to close");
+        // An HTTP/1.0 answer is not reused either.
+        let (addr10, _, _) =
+            upstream(|_, _| send("HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\nx")).await;
+        let pool10 = super::tests::pool(addr10);
+        let res = get(&pool10, addr10, "/").await;
+        assert_eq!(res.version(), Version::HTTP_10);
+        assert_eq!(text(res).await, "x");
+        assert_eq!(pool10.idle_http1(), 0);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    /// Answers the first request of the first connection, then closes it when the
+    /// next request arrives (the race of reusing a connection the endpoint is closing);
+    /// answers every request on later connections.
+    fn closes_after_one(conn: usize, n: usize) -> Reply {
+        match (conn, n) {
+            (0, 0) => send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst"),
+            (0, _) => Reply::Close(Vec::new()),
+            _ => send("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfresh"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_request_on_a_connection_closed_meanwhile_is_sent_again() {
+        let (addr, _, accepted) = upstream(closes_after_one).await;
+        let pool = pool(addr);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "first");
+        assert_eq!(text(get(&pool, addr, "/").await).await, "fresh");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_post_on_a_connection_closed_meanwhile_fails_without_a_retry() {
+        let (addr, _, accepted) = upstream(closes_after_one).await;
+        let pool = pool(addr);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "first");
+        let err = pool.send(request(Method::POST, addr, "/")).await.unwrap_err();
+        let err = inline_error(err);
+        assert!(
+            err == "upstream closed the connection before the response head"
+                || err.starts_with("reading the response head failed"),
+            "{err}"
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "not sent again");
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_the_endpoint_closed_is_left_for_a_new_one() {
+        let (addr, _, accepted) = upstream(|_, _| {
+            Reply::Close(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_vec())
+        })
+        .await;
+        let pool = pool(addr);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "ok");
+        // Give the close time to arrive: the check when taking it sees it, even for
+        // a method that is never sent twice.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let res = pool.send(request(Method::POST, addr, "/")).await.unwrap();
+        assert_eq!(text(res).await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn malformed_heads_and_lengths_are_errors_naming_what_is_wrong() {
+        let cases: [(&str, &str); 7] = [
+            ("garbage\r\n\r\n", "invalid response head: "),
+            ("HTTP/1.1 200 OK\r\nbad header\r\n\r\n", "invalid response head: "),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\nabcd",
+                "conflicting content-length values",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 3, 4\r\n\r\nabcd",
+                "conflicting content-length values",
+            ),
+            ("HTTP/1.1 200 OK\r\ncontent-length: -3\r\n\r\n", "invalid content-length value"),
+            (
+                "HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+                "invalid response head: transfer-encoding in an HTTP/1.0 response",
+            ),
+            ("", "upstream closed the connection before the response head"),
+        ];
+        for (reply, want) in cases {
+            let (addr, _, _) = upstream(move |_, _| Reply::Close(reply.as_bytes().to_vec())).await;
+            let pool = pool(addr);
+            let err = pool.send(request(Method::GET, addr, "/")).await.unwrap_err();
+            let err = inline_error(err);
+            assert!(err.starts_with(want), "{reply:?}: {err}");
+        }
+        let mut many = String::from("HTTP/1.1 200 OK\r\n");
+        for i in 0..=MAX_HEADERS {
+            many.push_str(&format!("x-{i}: {i}\r\n"));
+        }
+        many.push_str("\r\n");
+        let (addr, _, _) = upstream(move |_, _| send(&many)).await;
+        let err = pool(addr).send(request(Method::GET, addr, "/")).await.unwrap_err();
+        assert_eq!(inline_error(err), "response head larger than 100 headers");
+    }
+
+    #[tokio::test]
+    async fn broken_bodies_fail_and_close_the_connection() {
+        let cases: [(&str, &str); 4] = [
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+                "invalid chunk size line",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\r\n",
+                "invalid chunk size line",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+                "invalid chunked body",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort",
+                "upstream closed the connection before the response body was complete",
+            ),
+        ];
+        for (reply, want) in cases {
+            let (addr, _, _) = upstream(move |_, _| Reply::Close(reply.as_bytes().to_vec())).await;
+            let pool = pool(addr);
+            let res = get(&pool, addr, "/").await;
+            let err = res.into_body().collect().await.unwrap_err();
+            assert!(err.to_string().starts_with(want), "{reply:?}: {err}");
+            assert_eq!(pool.idle_http1(), 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn transfer_encoding_wins_over_content_length_and_the_connection_is_closed() {
+        let (addr, _, _) = upstream(|_, _| {
+            send("HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+        })
+        .await;
+        let pool = pool(addr);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "ok");
+        assert_eq!(pool.idle_http1(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_half_read_closes_its_connection() {
+        let (addr, _, accepted) = upstream(|conn, _| match conn {
+            // Half the body now, the rest never.
+            0 => send("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf."),
+            _ => send("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"),
+        })
+        .await;
+        let pool = pool(addr);
+        let mut body = get(&pool, addr, "/").await.into_body();
+        assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "half.");
+        assert!(!body.is_end_stream());
+        assert_eq!(body.size_hint().exact(), Some(5));
+        drop(body);
+        assert_eq!(pool.idle_http1(), 0);
+        assert_eq!(text(get(&pool, addr, "/").await).await, "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_large_body_streams_intact_in_several_frames() {
+        const LEN: usize = 8 * 1024 * 1024;
+        let payload: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+        let mut reply = format!("HTTP/1.1 200 OK\r\ncontent-length: {LEN}\r\n\r\n").into_bytes();
+        reply.extend_from_slice(&payload);
+        let (addr, _, accepted) = upstream(move |_, _| Reply::Send(reply.clone())).await;
+        let pool = pool(addr);
+        for _ in 0..2 {
+            let mut body = get(&pool, addr, "/").await.into_body();
+            let (mut got, mut frames) = (Vec::with_capacity(LEN), 0);
+            while let Some(frame) = body.frame().await {
+                got.extend_from_slice(&frame.unwrap().into_data().unwrap());
+                frames += 1;
+            }
+            assert!(got == payload, "the body arrived intact");
+            assert!(frames > 1);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn heads_and_bodies_arriving_a_byte_at_a_time_are_reassembled() {
+        let (addr, _, accepted) = upstream(|_, n| {
+            Reply::Trickle(
+                if n % 2 == 0 {
+                    "HTTP/1.1 200 Fine Thanks\r\nx-a: 1\r\ncontent-length: 5\r\n\r\nhello"
+                } else {
+                    "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                     3;e=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nx-t: done\r\n\r\n"
+                }
+                .as_bytes()
+                .to_vec(),
+            )
+        })
+        .await;
+        let pool = pool(addr);
+        let res = get(&pool, addr, "/").await;
+        // A reason phrase other than the status's usual one is kept, as hyper does.
+        let reason = res.extensions().get::<hyper::ext::ReasonPhrase>().expect("reason phrase");
+        assert_eq!(reason.as_bytes(), b"Fine Thanks");
+        assert_eq!(res.headers()["x-a"], "1");
+        assert_eq!(text(res).await, "hello");
+        let res = get(&pool, addr, "/").await;
+        assert!(res.extensions().get::<hyper::ext::ReasonPhrase>().is_none());
+        let collected = res.into_body().collect().await.unwrap();
+        assert_eq!(collected.trailers().unwrap()["x-t"], "done");
+        assert_eq!(collected.to_bytes(), "abc0123456789abcdef");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn requests_with_a_body_or_an_upgrade_go_through_hyper() {
+        let (addr, heads, _) =
+            upstream(|_, _| send("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")).await;
+        let pool = pool(addr);
+        let req = Request::post(format!("http://{addr}/")).body(crate::body::full("data")).unwrap();
+        let res = pool.send(req).await.unwrap();
+        assert!(matches!(res.body(), UpstreamBody::Hyper(_)));
+        assert_eq!(text(res).await, "ok");
+        assert!(head(&heads, 0).contains("content-length: 4\r\n"), "{}", head(&heads, 0));
+        let mut req = request(Method::GET, addr, "/");
+        req.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        let res = pool.send(req).await.unwrap();
+        assert!(matches!(res.body(), UpstreamBody::Hyper(_)));
+        assert_eq!(text(res).await, "ok");
+    }
+
+    #[test]
+    fn content_length_values() {
+        assert_eq!(content_length(b"42", None).unwrap(), 42);
+        assert_eq!(content_length(b"42, 42", None).unwrap(), 42);
+        assert_eq!(content_length(b" 7 ", Some(7)).unwrap(), 7);
+        assert!(matches!(content_length(b"7", Some(8)), Err(Error::ConflictingLength)));
+        assert!(matches!(content_length(b"", None), Err(Error::InvalidLength)));
+        assert!(matches!(content_length(b"+1", None), Err(Error::InvalidLength)));
+        assert!(matches!(content_length(b"99999999999999999999", None), Err(Error::InvalidLength)));
+    }
+
+    #[test]
+    fn connection_tokens() {
+        assert!(has_token(b"Keep-Alive, CLOSE", b"close"));
+        assert!(!has_token(b"closed", b"close"));
+        assert!(last_token_is(b"gzip, Chunked ", b"chunked"));
+        assert!(!last_token_is(b"chunked, gzip", b"chunked"));
+    }
+}

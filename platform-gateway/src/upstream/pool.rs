@@ -288,6 +288,14 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// How many HTTP/1.1 connections are idle (inline and hyper-driven).
+    #[cfg(test)]
+    pub(crate) fn idle_http1(&self) -> usize {
+        self.shared.lock().http1_count()
+    }
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
