@@ -152,13 +152,9 @@ impl H1Conn {
 
     /// Reads what the socket has into the read buffer; `Ok(0)` is the end of stream.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let spare = self.read.capacity() - self.read.len();
-        let asked = if spare < 1024 {
+        if self.read.capacity() - self.read.len() < 1024 {
             self.read.reserve(self.read_size);
-            self.read.capacity() - self.read.len()
-        } else {
-            spare
-        };
+        }
         let buf = &mut self.read;
         let polled = match &mut self.io {
             Conn::Plain(io) => std::pin::pin!(io.inner_mut().read_buf(buf)).poll(cx),
@@ -166,12 +162,22 @@ impl H1Conn {
             Conn::Tls(io) => std::pin::pin!(io.inner_mut().read_buf(buf)).poll(cx),
         };
         if let Poll::Ready(Ok(n)) = polled
-            && n >= asked
+            && n >= self.read_size
             && self.read_size < MAX_READ
         {
             self.read_size *= 2;
         }
         polled
+    }
+
+    /// Ready for the next request: a read buffer grown by a large body is let go, so
+    /// idle connections keep little memory.
+    fn idle(mut self) -> Self {
+        if self.read_size > FIRST_READ {
+            self.read_size = FIRST_READ;
+            self.read = BytesMut::new();
+        }
+        self
     }
 
     /// Writes the encoded request head, whole.
@@ -503,7 +509,7 @@ impl H1Body {
             && conn.read.is_empty()
             && let Some(home) = self.home.take()
         {
-            home.recycle(conn);
+            home.recycle(conn.idle());
         }
     }
 
