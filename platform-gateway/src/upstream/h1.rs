@@ -216,22 +216,22 @@ impl H1Conn {
         } else {
             b" HTTP/1.1\r\n"
         });
+        // What the lines say is noted on the way: one pass over the map.
+        let (mut has_host, mut close) = (false, req.version() != Version::HTTP_11);
         for (name, value) in req.headers() {
-            if name == header::TRANSFER_ENCODING {
+            if *name == header::TRANSFER_ENCODING {
                 continue;
+            } else if *name == header::HOST {
+                has_host = true;
+            } else if *name == header::CONNECTION && has_token(value.as_bytes(), b"close") {
+                close = true;
             }
             header_line(w, name.as_str().as_bytes(), value.as_bytes());
         }
-        if !req.headers().contains_key(header::HOST) {
+        if !has_host {
             header_line(w, b"host", host.as_bytes());
         }
         w.extend_from_slice(b"\r\n");
-        let close = req.version() != Version::HTTP_11
-            || req
-                .headers()
-                .get_all(header::CONNECTION)
-                .iter()
-                .any(|v| has_token(v.as_bytes(), b"close"));
         Sent { head: req.method() == Method::HEAD, close }
     }
 
