@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use http::uri::Authority;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use platform_core::classify::{Classify, HttpClassifier, Outcome, default_error_outcome};
 use platform_core::error::Elapsed;
 use platform_core::registry::health::Outlier;
@@ -16,7 +15,7 @@ use tower_service::Service;
 
 use super::UpstreamConfig;
 use super::connect::TlsHandshakeError;
-use super::pool::{Connectors, Pool, SendError};
+use super::pool::{Connectors, Pool, SendError, UpstreamBody};
 use crate::BoxFuture;
 use crate::body::Body;
 use crate::error::{ProxyError, chain, is_body_too_large};
@@ -67,6 +66,9 @@ impl Inner {
             SendError::Http(e) => {
                 return ProxyError::Upstream { upstream, endpoint, source: Box::new(e) };
             }
+            SendError::Inline(e) => {
+                return ProxyError::Upstream { upstream, endpoint, source: Box::new(e) };
+            }
             SendError::Connect(e) => e,
         };
         // The handshake's own words ("invalid peer certificate: UnknownIssuer").
@@ -94,9 +96,9 @@ impl std::fmt::Debug for EndpointClient {
 }
 
 impl Service<Request<Body>> for EndpointClient {
-    type Response = Response<Incoming>;
+    type Response = Response<UpstreamBody>;
     type Error = ProxyError;
-    type Future = BoxFuture<Result<Response<Incoming>, ProxyError>>;
+    type Future = BoxFuture<Result<Response<UpstreamBody>, ProxyError>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), ProxyError>> {
         // The pool opens connections on demand: always ready.

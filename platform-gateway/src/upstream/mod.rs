@@ -25,6 +25,7 @@ mod config;
 mod connect;
 mod endpoints;
 mod forward;
+mod h1;
 mod idle;
 mod pool;
 #[cfg(feature = "tls")]

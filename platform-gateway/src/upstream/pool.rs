@@ -1,10 +1,12 @@
 //! The connections of one endpoint: HTTP/1.1 connections kept idle for reuse, and one
 //! shared HTTP/2 connection, opened on demand through the upstream's connector.
 //!
-//! A request takes an idle connection (or opens one), is sent on it with hyper's
-//! connection-level client, and the connection goes back to the pool as soon as it can
-//! carry the next request. The pool's lock is held only to push or pop, never across an
-//! await. What hyper-util's pooled client did for the gateway is kept:
+//! A request takes an idle connection (or opens one), is sent on it, and the connection
+//! goes back to the pool as soon as it can carry the next request. A request whose body
+//! has already ended and that asks for no upgrade goes over HTTP/1.1 [inline](super::h1),
+//! in its own future; any other (a body to stream, an upgrade, HTTP/2) through hyper's
+//! connection-level client. The pool's lock is held only to push or pop, never across
+//! an await. What hyper-util's pooled client did for the gateway is kept:
 //!
 //! * keep-alive reuse, newest idle connection first, at most
 //!   [`pool_max_idle_per_host`](super::UpstreamConfig::pool_max_idle_per_host) kept;
@@ -12,18 +14,25 @@
 //!   are closed (checked when taken, and swept by a task while any are idle);
 //! * a request whose reused connection closed before it went out is sent again on
 //!   another one (the race between reuse and the endpoint closing an idle connection);
+//!   inline, an idempotent request whose reused connection closed before any of the
+//!   response arrived is sent again on a new connection;
 //! * HTTP/2 (`h2c`, `h2`, or `h2` chosen by ALPN) shares one connection per endpoint;
 //!   upgrades always go over HTTP/1.1, on a connection that offered only `http/1.1`;
 //! * HTTP/1.1 requests are sent in origin form (authority form for `CONNECT`) with a
 //!   `Host` from the endpoint when they have none; HTTP/2 requests in absolute form;
 //! * a connection is handed back only once its response body is done (a task waits
-//!   for that when the body is still streaming), and never after `101`.
+//!   for that when the body is still streaming; inline, the body hands it back), and
+//!   never after `101`.
 
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
-use http::{HeaderValue, Method, Request, Response, header};
+use http::{HeaderValue, Method, Request, Response, Version, header};
+use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::{TrySendError, http1, http2};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -33,6 +42,7 @@ use tokio::time::Instant;
 use tower_service::Service;
 
 use super::connect::{Conn, Connector};
+use super::h1::{self, H1Body, H1Conn, Recycle};
 use super::{Transport, UpstreamConfig, UpstreamProtocol};
 use crate::body::Body;
 
@@ -90,6 +100,50 @@ pub(crate) enum SendError {
     Connect(BoxError),
     /// The HTTP exchange failed (handshake, a reset, a protocol error, the request body).
     Http(hyper::Error),
+    /// The inline HTTP/1.1 exchange failed (a reset, a protocol error).
+    Inline(h1::Error),
+}
+
+/// The body of a response from an endpoint: read by hyper's client, or inline.
+#[derive(Debug)]
+pub(crate) enum UpstreamBody {
+    /// Through hyper (a request with a body, an upgrade, HTTP/2).
+    Hyper(Incoming),
+    /// Read inline from an HTTP/1.1 connection.
+    Inline(H1Body),
+}
+
+impl HttpBody for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Hyper(body) => {
+                Pin::new(body).poll_frame(cx).map(|f| f.map(|f| f.map_err(Into::into)))
+            }
+            Self::Inline(body) => {
+                Pin::new(body).poll_frame(cx).map(|f| f.map(|f| f.map_err(Into::into)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Hyper(body) => body.is_end_stream(),
+            Self::Inline(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Hyper(body) => body.size_hint(),
+            Self::Inline(body) => body.size_hint(),
+        }
+    }
 }
 
 /// The connection pool of one endpoint.
@@ -112,17 +166,36 @@ struct Shared {
 
 #[derive(Default)]
 struct Idle {
-    /// Idle HTTP/1.1 connections and since when, oldest first.
+    /// Idle HTTP/1.1 connections driven by hyper and since when, oldest first.
     http1: Vec<(http1::SendRequest<Body>, Instant)>,
+    /// Idle HTTP/1.1 connections for inline requests and since when, oldest first.
+    inline: Vec<(H1Conn, Instant)>,
     /// The shared HTTP/2 connection and when it was last used.
     http2: Option<(http2::SendRequest<Body>, Instant)>,
     /// A task sweeps expired connections while some are kept.
     sweeping: bool,
 }
 
+impl Idle {
+    /// How many HTTP/1.1 connections are kept.
+    fn http1_count(&self) -> usize {
+        self.http1.len() + self.inline.len()
+    }
+}
+
 enum Taken {
     Http1(http1::SendRequest<Body>),
     Http2(http2::SendRequest<Body>),
+    Inline(H1Conn),
+}
+
+/// Methods a request may be sent again with when its connection failed before
+/// anything of the response arrived (RFC 9110 §9.2.2).
+fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
 }
 
 impl Pool {
@@ -156,18 +229,44 @@ impl Pool {
     pub(crate) async fn send(
         &self,
         mut req: Request<Body>,
-    ) -> Result<Response<Incoming>, SendError> {
+    ) -> Result<Response<UpstreamBody>, SendError> {
         let shared = &self.shared;
-        let upgrade = !shared.connectors.http2_only && req.headers().contains_key(header::UPGRADE);
+        let http2_only = shared.connectors.http2_only;
+        let upgrade = !http2_only && req.headers().contains_key(header::UPGRADE);
+        let inline = !upgrade
+            && !http2_only
+            && req.version() == Version::HTTP_11
+            && req.method() != Method::CONNECT
+            && req.body().is_end_stream();
+        // Set when a reused connection failed an inline request before anything of the
+        // response arrived: the one retry goes on a new connection.
+        let mut fresh = false;
         loop {
-            let (taken, reused) = shared.take(upgrade).await?;
+            let (taken, reused) = if fresh {
+                shared.open(upgrade, inline).await?
+            } else {
+                shared.take(upgrade, inline).await?
+            };
             let mut failed: TrySendError<Request<Body>> = match taken {
+                Taken::Inline(mut conn) => {
+                    let sent = conn.encode_head(&req, &shared.host);
+                    let home: Arc<dyn Recycle> = shared.clone();
+                    match h1::send(conn, sent, home).await {
+                        Ok(res) => return Ok(res.map(UpstreamBody::Inline)),
+                        Err(e) if reused && e.nothing_received() && idempotent(req.method()) => {
+                            tracing::debug!(target: "platform::gateway", error = %e, "reused upstream connection failed; sending again on a new one");
+                            fresh = true;
+                            continue;
+                        }
+                        Err(e) => return Err(SendError::Inline(e)),
+                    }
+                }
                 Taken::Http1(mut tx) => {
                     shared.http1_form(&mut req);
                     match tx.try_send_request(req).await {
                         Ok(res) => {
                             shared.release(tx);
-                            return Ok(res);
+                            return Ok(res.map(UpstreamBody::Hyper));
                         }
                         Err(e) => e,
                     }
@@ -175,7 +274,7 @@ impl Pool {
                 Taken::Http2(mut tx) => {
                     shared.http2_form(&mut req);
                     match tx.try_send_request(req).await {
-                        Ok(res) => return Ok(res),
+                        Ok(res) => return Ok(res.map(UpstreamBody::Hyper)),
                         Err(e) => e,
                     }
                 }
@@ -189,16 +288,31 @@ impl Pool {
     }
 }
 
+impl Pool {
+    /// How many HTTP/1.1 connections are idle (inline and hyper-driven).
+    #[cfg(test)]
+    pub(crate) fn idle_http1(&self) -> usize {
+        self.shared.lock().http1_count()
+    }
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A connection for the next request, and whether it was used before.
-    async fn take(self: &Arc<Self>, upgrade: bool) -> Result<(Taken, bool), SendError> {
+    /// A connection for the next request, and whether it was used before: the shared
+    /// HTTP/2 one (no upgrade), or an idle HTTP/1.1 one, newest first — for `inline`
+    /// requests an inline one first, otherwise one hyper drives first (an idle inline
+    /// one is handed to hyper else) — or a new one.
+    async fn take(
+        self: &Arc<Self>,
+        upgrade: bool,
+        inline: bool,
+    ) -> Result<(Taken, bool), SendError> {
         let now = Instant::now();
         let expiry = self.connectors.idle_timeout;
-        {
+        let mut candidate = {
             let mut idle = self.lock();
             if !upgrade {
                 match &mut idle.http2 {
@@ -210,13 +324,34 @@ impl Shared {
                     None => {}
                 }
             }
-            // Newest first; older ones may still be expired then, the sweep gets them.
-            while let Some((tx, since)) = idle.http1.pop() {
-                if tx.is_ready() && now.saturating_duration_since(since) < expiry {
-                    return Ok((Taken::Http1(tx), true));
-                }
+            if !inline && let Some(tx) = pop_http1(&mut idle, now, expiry) {
+                return Ok((Taken::Http1(tx), true));
             }
+            idle.inline.pop()
+        };
+        // Checked outside the lock: the check reads the socket, a closed one is dropped.
+        while let Some((mut conn, since)) = candidate.take() {
+            if now.saturating_duration_since(since) < expiry && conn.is_open() {
+                if inline {
+                    return Ok((Taken::Inline(conn), true));
+                }
+                return Ok((Taken::Http1(http1_handshake(conn.into_io()).await?), true));
+            }
+            drop(conn);
+            candidate = self.lock().inline.pop();
         }
+        if inline && let Some(tx) = pop_http1(&mut self.lock(), now, expiry) {
+            return Ok((Taken::Http1(tx), true));
+        }
+        self.open(upgrade, inline).await
+    }
+
+    /// A new connection for the next request (or the shared HTTP/2 one).
+    async fn open(
+        self: &Arc<Self>,
+        upgrade: bool,
+        inline: bool,
+    ) -> Result<(Taken, bool), SendError> {
         if self.connectors.http2_only {
             return self.open_shared_http2().await;
         }
@@ -229,6 +364,9 @@ impl Shared {
             let tx = http2_handshake(io).await?;
             self.keep_http2(&tx);
             return Ok((Taken::Http2(tx), false));
+        }
+        if inline {
+            return Ok((Taken::Inline(H1Conn::new(io)), false));
         }
         Ok((Taken::Http1(http1_handshake(io).await?), false))
     }
@@ -288,7 +426,7 @@ impl Shared {
 
     fn put(self: &Arc<Self>, tx: http1::SendRequest<Body>) {
         let mut idle = self.lock();
-        if idle.http1.len() >= self.connectors.max_idle {
+        if idle.http1_count() >= self.connectors.max_idle {
             return;
         }
         idle.http1.push((tx, Instant::now()));
@@ -346,6 +484,33 @@ fn parts_with(pq: Option<PathAndQuery>, authority: Option<Authority>) -> http::u
     parts
 }
 
+impl Recycle for Shared {
+    /// Keeps an inline connection whose response is done, within the idle limit.
+    fn recycle(self: Arc<Self>, conn: H1Conn) {
+        if self.connectors.max_idle == 0 {
+            return;
+        }
+        let mut idle = self.lock();
+        if idle.http1_count() >= self.connectors.max_idle {
+            drop(idle);
+            return;
+        }
+        idle.inline.push((conn, Instant::now()));
+        self.sweep_later(&mut idle);
+    }
+}
+
+/// The newest idle hyper-driven HTTP/1.1 connection that is ready and not expired
+/// (older ones may still be expired then: the sweep gets them).
+fn pop_http1(idle: &mut Idle, now: Instant, expiry: Duration) -> Option<http1::SendRequest<Body>> {
+    while let Some((tx, since)) = idle.http1.pop() {
+        if tx.is_ready() && now.saturating_duration_since(since) < expiry {
+            return Some(tx);
+        }
+    }
+    None
+}
+
 /// Closes the idle connections of `pool` that have not been used for `expiry`, every
 /// `expiry`, until none are left or the pool is gone.
 async fn sweep(pool: Weak<Shared>, expiry: Duration) {
@@ -357,12 +522,15 @@ async fn sweep(pool: Weak<Shared>, expiry: Duration) {
         idle.http1.retain(|(tx, since)| {
             !tx.is_closed() && now.saturating_duration_since(*since) < expiry
         });
+        idle.inline.retain_mut(|(conn, since)| {
+            now.saturating_duration_since(*since) < expiry && conn.is_open()
+        });
         if idle.http2.as_ref().is_some_and(|(tx, used)| {
             tx.is_closed() || now.saturating_duration_since(*used) >= expiry
         }) {
             idle.http2 = None;
         }
-        if idle.http1.is_empty() && idle.http2.is_none() {
+        if idle.http1_count() == 0 && idle.http2.is_none() {
             idle.sweeping = false;
             return;
         }
@@ -474,7 +642,7 @@ mod tests {
         );
         assert!(a.starts_with("GET /1 ") && b.starts_with("GET /2 "), "{a} / {b}");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
-        assert_eq!(pool.shared.lock().http1.len(), 1, "one kept, the other closed");
+        assert_eq!(pool.shared.lock().http1_count(), 1, "one kept, the other closed");
         get(&pool, addr, "/3", http::Version::HTTP_11).await;
         assert_eq!(accepted.load(Ordering::SeqCst), 2, "the kept one is reused");
     }
@@ -506,7 +674,7 @@ mod tests {
         tokio::task::yield_now().await;
         {
             let idle = pool.shared.lock();
-            assert!(idle.http1.is_empty() && !idle.sweeping);
+            assert!(idle.http1_count() == 0 && !idle.sweeping);
         }
         get(&pool, addr, "/", http::Version::HTTP_11).await;
         assert_eq!(accepted.load(Ordering::SeqCst), 2, "a new connection after expiry");
