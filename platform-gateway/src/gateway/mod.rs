@@ -255,7 +255,8 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
         None => res,
     };
     match grpc {
-        Some(call) => grpc_answer(call, res).await,
+        // Boxed: a gRPC call's state stays out of every other request's future.
+        Some(call) => Box::pin(grpc_answer(call, res)).await,
         None => res,
     }
 }
@@ -288,7 +289,7 @@ async fn route(
     let found = {
         let view = RequestView {
             method: req.method(),
-            host: &ingress.match_host,
+            host: ingress.match_host(),
             path: req.uri().path(),
             query: req.uri().query(),
             headers: req.headers(),
@@ -317,8 +318,9 @@ async fn route(
             Some(at) => {
                 let left = at.saturating_duration_since(Instant::now());
                 let timeout = TimeoutLayer::new(left.max(Duration::from_nanos(1)));
-                // Called at once (the route is ready), so only the future is awaited.
-                let call = timeout.layer(service).call(req);
+                // Called at once (the route is ready), so only the future is awaited;
+                // boxed, so other requests' futures do not carry its size.
+                let call = Box::pin(timeout.layer(service).call(req));
                 call.await
             }
             None => service.call(req).await,

@@ -14,13 +14,37 @@ use crate::server::ConnectionInfo;
 pub(crate) struct Ingress {
     /// The `Host` the client addressed (header, or the HTTP/2 authority).
     pub(crate) host: Option<HeaderValue>,
-    /// Host for route matching: lower case, without port.
-    pub(crate) match_host: String,
+    /// Host for route matching: lower case, without port; see [`match_host`](Self::match_host).
+    match_host: MatchHost,
     /// What hop-by-hop stripping found.
     pub(crate) hop: Stripped,
     /// The request was an HTTP/2 extended CONNECT (RFC 8441), now a `GET` asking to
     /// upgrade to `hop.upgrade`; its `2xx` answer stands for the `101`.
     pub(crate) extended_connect: bool,
+}
+
+/// Where the match form of the host is: a part of `host` when that part is already
+/// in match form (the usual case, no allocation), or a lower-cased copy.
+#[derive(Debug, Clone)]
+enum MatchHost {
+    Within(std::ops::Range<usize>),
+    Owned(String),
+}
+
+impl Ingress {
+    /// Host for route matching: lower case, without port or trailing dot (empty when
+    /// the request named none).
+    pub(crate) fn match_host(&self) -> &str {
+        match &self.match_host {
+            MatchHost::Owned(s) => s,
+            MatchHost::Within(range) => self
+                .host
+                .as_ref()
+                .and_then(|h| h.to_str().ok())
+                .and_then(|h| h.get(range.clone()))
+                .unwrap_or(""),
+        }
+    }
 }
 
 /// A request refused before routing.
@@ -100,8 +124,10 @@ pub(crate) fn admit<B>(
         .get(header::HOST)
         .cloned()
         .or_else(|| req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
-    let match_host =
-        host.as_ref().and_then(|h| h.to_str().ok()).map(match_form).unwrap_or_default();
+    let match_host = match host.as_ref().and_then(|h| h.to_str().ok()) {
+        Some(h) => match_form(h),
+        None => MatchHost::Owned(String::new()),
+    };
     // Room for what the gateway adds (four forwarding headers, `traceparent`, `Host`),
     // so the map grows at most once.
     req.headers_mut().reserve(6);
@@ -138,15 +164,21 @@ fn extended_connect<B>(req: &mut Request<B>, hop: &mut Stripped) -> bool {
     true
 }
 
-/// Host without port, lower case, without a trailing dot.
-fn match_form(host: &str) -> String {
+/// Host without port, lower case, without a trailing dot: as a range of `host` when no
+/// letter needs lowering.
+fn match_form(host: &str) -> MatchHost {
     let without_port = if let Some(end) = host.strip_prefix('[').and_then(|h| h.find(']')) {
         &host[..end + 2]
     } else {
         host.rsplit_once(':')
             .map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host })
     };
-    without_port.trim_end_matches('.').to_ascii_lowercase()
+    let form = without_port.trim_end_matches('.');
+    if form.bytes().any(|b| b.is_ascii_uppercase()) {
+        MatchHost::Owned(form.to_ascii_lowercase())
+    } else {
+        MatchHost::Within(0..form.len())
+    }
 }
 
 fn normalize_path<B>(cfg: &ProxyConfig, req: &mut Request<B>) -> Result<(), Refusal> {
@@ -177,10 +209,19 @@ mod tests {
 
     #[test]
     fn match_host_forms() {
-        assert_eq!(match_form("Example.COM:8080"), "example.com");
-        assert_eq!(match_form("example.com."), "example.com");
-        assert_eq!(match_form("[::1]:80"), "[::1]");
-        assert_eq!(match_form("[::1]"), "[::1]");
+        for (host, form) in [
+            ("Example.COM:8080", "example.com"),
+            ("example.com.", "example.com"),
+            ("example.com.:80", "example.com"),
+            ("[::1]:80", "[::1]"),
+            ("[::1]", "[::1]"),
+            ("[::FFFF:1]", "[::ffff:1]"),
+            ("api.example.com", "api.example.com"),
+        ] {
+            let mut req = Request::get("/").header("host", host).body(()).unwrap();
+            let ingress = admit(&ProxyConfig::default(), &mut req, None).unwrap();
+            assert_eq!(ingress.match_host(), form, "{host}");
+        }
     }
 
     #[test]

@@ -74,17 +74,21 @@ impl Upstream {
         let ingress = req.extensions_mut().remove::<Ingress>();
         let pq =
             req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
-        *req.uri_mut() = Uri::builder()
-            .scheme(inner.scheme.clone())
-            .authority(endpoint.authority().clone())
-            .path_and_query(pq)
-            .build()?;
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(inner.scheme.clone());
+        parts.authority = Some(endpoint.authority().clone());
+        parts.path_and_query = Some(pq);
+        *req.uri_mut() = Uri::from_parts(parts)?;
         let http2_only = inner.config.protocol.http2_only();
         *req.version_mut() = if http2_only { Version::HTTP_2 } else { Version::HTTP_11 };
         match host {
             HostPolicy::Preserve => {
-                if let Some(h) = ingress.as_ref().and_then(|i| i.host.clone()) {
-                    req.headers_mut().insert(header::HOST, h);
+                // Usually the request still carries it: only a missing or changed
+                // `Host` is written.
+                if let Some(h) = ingress.as_ref().and_then(|i| i.host.as_ref())
+                    && req.headers().get(header::HOST) != Some(h)
+                {
+                    req.headers_mut().insert(header::HOST, h.clone());
                 }
             }
             HostPolicy::Rewrite => {

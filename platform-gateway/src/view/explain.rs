@@ -107,11 +107,11 @@ impl Gateway {
                 return explanation;
             }
         };
-        explanation.request.host.clone_from(&ingress.match_host);
+        ingress.match_host().clone_into(&mut explanation.request.host);
         let table = self.routes();
         let view = RequestView {
             method: probe.method(),
-            host: &ingress.match_host,
+            host: ingress.match_host(),
             path: probe.uri().path(),
             query: probe.uri().query(),
             headers: probe.headers(),
