@@ -92,6 +92,7 @@ pub mod proxy;
 pub mod reload;
 pub mod route;
 mod server;
+mod timer;
 pub mod upstream;
 pub mod view;
 

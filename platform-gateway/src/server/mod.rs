@@ -26,6 +26,7 @@ pub use tls::{ServerTls, TlsConfig, TlsError};
 
 use crate::gateway::Gateway;
 use crate::proxy::ForwardedCache;
+use crate::timer::LazyTimer;
 
 /// How many headers hyper's HTTP/1 parser takes when not told otherwise.
 const HYPER_MAX_HEADERS: usize = 100;
@@ -125,7 +126,9 @@ impl Server {
         let mut builder = auto::Builder::new(TokioExecutor::new());
         let mut http1 = builder.http1();
         http1
-            .timer(TokioTimer::new())
+            // Armed for every request head, nearly never firing: the lazy timer keeps
+            // that off tokio's timer wheel (see `crate::timer`).
+            .timer(LazyTimer)
             .header_read_timeout(config.header_read_timeout)
             .max_buf_size(max_head)
             .keep_alive(true);

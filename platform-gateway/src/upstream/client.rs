@@ -109,7 +109,7 @@ impl Service<Request<Body>> for EndpointClient {
         let inner = self.inner.clone();
         Box::pin(async move {
             let after = inner.response_timeout;
-            match tokio::time::timeout(after, inner.pool.send(req)).await {
+            match crate::timer::timeout(after, inner.pool.send(req)).await {
                 Ok(Ok(res)) => Ok(res),
                 Ok(Err(e)) => Err(inner.name_error(e)),
                 Err(_) => Err(ProxyError::ResponseTimeout {
