@@ -123,6 +123,9 @@ fn register(waker: &Waker, registered: Option<Registration>) -> Option<Registrat
 /// the [module docs](self). Uses tokio's clock, so paused time in tests applies.
 pub(crate) struct LazySleep {
     deadline: Instant,
+    /// When the sleep was made, if the maker read the clock: the first poll (right
+    /// after, nearly always) need not read it again.
+    made: Option<Instant>,
     precise: Option<Pin<Box<Sleep>>>,
     /// The ticker and epoch this sleep's waker was last registered in.
     registered: Option<Registration>,
@@ -130,7 +133,12 @@ pub(crate) struct LazySleep {
 
 impl LazySleep {
     pub(crate) fn until(deadline: Instant) -> Self {
-        Self { deadline, precise: None, registered: None }
+        Self { deadline, made: None, precise: None, registered: None }
+    }
+
+    /// A sleep of `duration` from `now` (the caller's reading of the clock).
+    pub(crate) fn after(now: Instant, duration: Duration) -> Self {
+        Self { deadline: now + duration, made: Some(now), precise: None, registered: None }
     }
 }
 
@@ -142,7 +150,7 @@ impl Future for LazySleep {
         if let Some(precise) = &mut this.precise {
             return precise.as_mut().poll(cx);
         }
-        let now = Instant::now();
+        let now = this.made.take().unwrap_or_else(Instant::now);
         if now >= this.deadline {
             return Poll::Ready(());
         }
@@ -159,7 +167,7 @@ impl Future for LazySleep {
 /// `fut`, or `Err(())` when it is not done within `after` (a [`LazySleep`] timer).
 pub(crate) async fn timeout<F: Future>(after: Duration, fut: F) -> Result<F::Output, ()> {
     let mut fut = std::pin::pin!(fut);
-    let mut sleep = LazySleep::until(Instant::now() + after);
+    let mut sleep = LazySleep::after(Instant::now(), after);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(out) = fut.as_mut().poll(cx) {
             return Poll::Ready(Ok(out));
@@ -185,17 +193,29 @@ impl Future for HyperSleep {
 
 impl hyper::rt::Sleep for HyperSleep {}
 
+thread_local! {
+    /// The last clock reading hyper asked this thread's [`LazyTimer`] for: hyper reads
+    /// `now` and then asks for a sleep until a deadline from it, which can reuse it.
+    static LAST_NOW: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
+
 impl hyper::rt::Timer for LazyTimer {
     fn sleep(&self, duration: Duration) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(LazySleep::until(Instant::now() + duration)))
+        Box::pin(HyperSleep(LazySleep::after(Instant::now(), duration)))
     }
 
     fn sleep_until(&self, deadline: std::time::Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(LazySleep::until(Instant::from_std(deadline))))
+        let mut sleep = LazySleep::until(Instant::from_std(deadline));
+        // Earlier than the true time, if anything: the first poll may then register
+        // with the ticker rather than arm a timer, never miss the deadline.
+        sleep.made = LAST_NOW.take();
+        Box::pin(HyperSleep(sleep))
     }
 
     fn now(&self) -> std::time::Instant {
-        Instant::now().into_std()
+        let now = Instant::now();
+        LAST_NOW.set(Some(now));
+        now.into_std()
     }
 }
 

@@ -93,10 +93,10 @@ impl Endpoint {
     }
 
     /// Records one exchange: its time to the response head and whether it failed.
-    pub(crate) fn observe(&self, rtt: Duration, failed: bool) {
+    /// `now` is when the response head arrived (the caller has read the clock).
+    pub(crate) fn observe_at(&self, rtt: Duration, failed: bool, now: Instant) {
         let rtt = if failed { rtt.max(self.ewma.failure_penalty) } else { rtt };
         let sample = nanos(rtt);
-        let now = Instant::now();
         let mut est = self.rtt.lock().unwrap_or_else(PoisonError::into_inner);
         if sample > est.estimate_ns {
             est.estimate_ns = sample;

@@ -59,6 +59,9 @@ impl Service<Request<Body>> for Proxy {
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let upstream = self.backend.select(&req);
         let host = self.host.clone();
+        if !self.backend.observes() {
+            return Box::pin(async move { upstream.forward(req, &host).await });
+        }
         let observation = Observation::start(self.backend.clone(), upstream.clone());
         Box::pin(async move {
             let result = upstream.forward(req, &host).await;

@@ -38,6 +38,13 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     fn observe(&self, upstream: &Upstream, outcome: Outcome, latency: Duration) {
         let _ = (upstream, outcome, latency);
     }
+
+    /// Whether this backend wants [`observe`](Self::observe) calls. `false` (the
+    /// default) spares every request the clock readings and classification; backends
+    /// implementing `observe` return `true`.
+    fn observes(&self) -> bool {
+        false
+    }
 }
 
 /// Reports one attempt to [`Backend::observe`]: when finished, or as a failure when

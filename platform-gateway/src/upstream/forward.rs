@@ -132,17 +132,19 @@ impl Upstream {
             Ok(()) => service.call(req).await,
             Err(e) => Err(e),
         };
-        let rtt = started.elapsed();
+        let answered = Instant::now();
+        let rtt = answered.saturating_duration_since(started);
         drop(in_flight);
         match &result {
             Ok(res) => {
                 let status = res.status();
-                endpoint.observe(
+                endpoint.observe_at(
                     rtt,
                     status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS,
+                    answered,
                 );
             }
-            Err(e) if !client_caused(&**e) => endpoint.observe(rtt, true),
+            Err(e) if !client_caused(&**e) => endpoint.observe_at(rtt, true, answered),
             Err(_) => {}
         }
         let mut res = result?;
