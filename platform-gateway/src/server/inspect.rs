@@ -175,48 +175,48 @@ impl Inspector {
 
     /// Records the facts of a complete head and says how its body is framed.
     fn parse_head(&self, head: &[u8]) -> State {
+        // The usual head is read by a plain scan; anything unusual in it (folded lines,
+        // control bytes, a line without a colon) goes to httparse, which reads it as
+        // hyper will.
+        if let Some(framing) = scan(head) {
+            return self.framing_of(&framing);
+        }
         // Room for the usual number of headers on the stack; a head with more is parsed
         // again with room for as many as hyper accepts.
         const FEW: usize = 32;
         let mut few = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; FEW];
         let mut req = httparse::Request::new(&mut []);
-        let parsed = match req.parse_with_uninit_headers(head, &mut few) {
+        match req.parse_with_uninit_headers(head, &mut few) {
             Err(httparse::Error::TooManyHeaders) if self.max_headers > FEW => {
                 let mut many = Vec::with_capacity(self.max_headers);
                 many.resize_with(self.max_headers, MaybeUninit::uninit);
                 let mut req = httparse::Request::new(&mut []);
                 let parsed = req.parse_with_uninit_headers(head, &mut many);
-                return self.framing_of(parsed, &req);
+                self.parsed(parsed, &req)
             }
-            parsed => parsed,
-        };
-        self.framing_of(parsed, &req)
+            parsed => self.parsed(parsed, &req),
+        }
     }
 
-    fn framing_of(
-        &self,
-        parsed: httparse::Result<usize>,
-        req: &httparse::Request<'_, '_>,
-    ) -> State {
+    fn parsed(&self, parsed: httparse::Result<usize>, req: &httparse::Request<'_, '_>) -> State {
         if !matches!(parsed, Ok(httparse::Status::Complete(_))) {
             // hyper refuses the same head and closes the connection.
             return State::Off;
         }
-        if req.method == Some("PRI") {
+        let mut framing =
+            Framing { method: req.method.unwrap_or_default().as_bytes(), ..Framing::default() };
+        for h in req.headers.iter() {
+            framing.header(h.name.as_bytes(), h.value);
+        }
+        self.framing_of(&framing)
+    }
+
+    fn framing_of(&self, framing: &Framing<'_>) -> State {
+        if framing.method == b"PRI" {
             return State::Off;
         }
-        let mut te = None;
-        let mut cl = None;
-        let mut upgrade = req.method == Some("CONNECT");
-        for h in req.headers.iter() {
-            if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                te = Some(h.value);
-            } else if h.name.eq_ignore_ascii_case("content-length") {
-                cl = Some(h.value);
-            } else if h.name.eq_ignore_ascii_case("upgrade") {
-                upgrade = true;
-            }
-        }
+        let Framing { te, cl, .. } = *framing;
+        let upgrade = framing.upgrade || framing.method == b"CONNECT";
         self.log.push(HeadFacts { conflicting_framing: te.is_some() && cl.is_some() });
         if upgrade {
             return State::Off;
@@ -239,6 +239,57 @@ impl Inspector {
             (None, None) => State::Head,
         }
     }
+}
+
+/// What decides how a request's body is framed.
+#[derive(Debug, Clone, Copy, Default)]
+struct Framing<'a> {
+    method: &'a [u8],
+    /// The last `Transfer-Encoding` value.
+    te: Option<&'a [u8]>,
+    /// The last `Content-Length` value.
+    cl: Option<&'a [u8]>,
+    upgrade: bool,
+}
+
+impl<'a> Framing<'a> {
+    fn header(&mut self, name: &[u8], value: &'a [u8]) {
+        if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            self.te = Some(value);
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            self.cl = Some(value);
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            self.upgrade = true;
+        }
+    }
+}
+
+/// Reads the framing of a plain head (`head` ends with its blank line): a request
+/// line with two spaces, then `name: value` lines, names without whitespace, no
+/// control bytes but tab. `None` for anything else.
+fn scan(head: &[u8]) -> Option<Framing<'_>> {
+    let mut lines = head.split(|b| *b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let request_line = lines.next()?;
+    let mut parts = request_line.splitn(3, |b| *b == b' ');
+    let method = parts.next().filter(|m| !m.is_empty())?;
+    parts.next()?;
+    parts.next()?;
+    let mut framing = Framing { method, ..Framing::default() };
+    for line in lines {
+        if line.is_empty() {
+            return Some(framing);
+        }
+        if line.iter().any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f) {
+            return None;
+        }
+        let colon = line.iter().position(|b| *b == b':')?;
+        let name = &line[..colon];
+        if name.is_empty() || name.iter().any(|b| matches!(b, b' ' | b'\t')) {
+            return None;
+        }
+        framing.header(name, line[colon + 1..].trim_ascii());
+    }
+    None
 }
 
 /// The end of a head (just past the first `\r\n\r\n` or `\n\n`), if `buf` holds one;
@@ -355,6 +406,49 @@ POST /c HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r
         let body = "GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: x\r\n\r\n";
         let raw = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         assert_eq!(facts(&[raw.as_bytes()]), [false]);
+    }
+
+    /// The plain scan and httparse read the same framing from every head the scan
+    /// takes; heads it declines go to httparse.
+    #[test]
+    fn the_scan_agrees_with_httparse() {
+        let names = ["Host", "content-length", "Transfer-Encoding", "Upgrade", "X-A", "TE"];
+        let values = ["5", " 12 ", "chunked", "gzip, chunked", "websocket", "", "a:b"];
+        let methods = ["GET", "POST", "CONNECT", "PRI"];
+        let inspector = Inspector::new(64 * 1024, 100, HeadLog::default());
+        for _ in 0..5_000 {
+            let mut head = format!("{} /p HTTP/1.1\r\n", methods[fastrand::usize(..methods.len())]);
+            for _ in 0..fastrand::usize(0..5) {
+                let name = names[fastrand::usize(..names.len())];
+                let value = values[fastrand::usize(..values.len())];
+                head.push_str(&format!("{name}:{value}\r\n"));
+            }
+            if fastrand::u8(..8) == 0 {
+                head.push_str(" folded\r\n");
+            }
+            head.push_str("\r\n");
+            let head = head.as_bytes();
+            let mut headers = [httparse::EMPTY_HEADER; 16];
+            let mut req = httparse::Request::new(&mut headers);
+            let parsed = req.parse(head);
+            match scan(head) {
+                Some(fast) => {
+                    assert!(matches!(parsed, Ok(httparse::Status::Complete(_))), "{head:?}");
+                    let mut slow =
+                        Framing { method: req.method.unwrap().as_bytes(), ..Framing::default() };
+                    for h in req.headers.iter() {
+                        slow.header(h.name.as_bytes(), h.value);
+                    }
+                    assert_eq!(fast.method, slow.method);
+                    assert_eq!(fast.upgrade, slow.upgrade);
+                    assert_eq!(fast.te.map(<[u8]>::trim_ascii), slow.te.map(<[u8]>::trim_ascii));
+                    assert_eq!(fast.cl.map(<[u8]>::trim_ascii), slow.cl.map(<[u8]>::trim_ascii));
+                    let (a, b) = (inspector.framing_of(&fast), inspector.framing_of(&slow));
+                    assert_eq!(format!("{a:?}"), format!("{b:?}"), "{head:?}");
+                }
+                None => assert!(String::from_utf8_lossy(head).contains(" folded"), "{head:?}"),
+            }
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 use http::HeaderValue;
 
@@ -165,7 +166,8 @@ pub struct TraceContext {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<TraceContext>> = const { RefCell::new(None) };
+    // Shared, so entering and leaving a context moves a pointer, not the context.
+    static CURRENT: RefCell<Option<Arc<TraceContext>>> = const { RefCell::new(None) };
 }
 
 impl TraceContext {
@@ -195,7 +197,7 @@ impl TraceContext {
     /// [`ServerTrace`](super::ServerTrace) while its inner future (your handler) is polled.
     /// Tasks you spawn do not inherit it; wrap them with [`TraceContext::scope`].
     pub fn current() -> Option<Self> {
-        CURRENT.with(|c| c.borrow().clone())
+        CURRENT.with(|c| c.borrow().as_deref().cloned())
     }
 
     /// The current trace id, if a request is being served on this thread.
@@ -220,11 +222,11 @@ impl TraceContext {
 
 /// Sets the current context for the lifetime of the guard, restoring the previous one.
 pub(crate) struct Enter<'a> {
-    slot: &'a mut Option<TraceContext>,
+    slot: &'a mut Option<Arc<TraceContext>>,
 }
 
 impl<'a> Enter<'a> {
-    pub(crate) fn new(slot: &'a mut Option<TraceContext>) -> Self {
+    pub(crate) fn new(slot: &'a mut Option<Arc<TraceContext>>) -> Self {
         let prev = CURRENT.with(|c| c.replace(slot.take()));
         *slot = prev;
         Self { slot }

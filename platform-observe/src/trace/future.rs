@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::{HeaderName, HeaderValue, Response};
@@ -18,7 +19,7 @@ pin_project! {
         #[pin]
         inner: F,
         span: tracing::Span,
-        ctx: Option<TraceContext>,
+        ctx: Option<Arc<TraceContext>>,
         header: Option<HeaderName>,
     }
 }
@@ -27,7 +28,7 @@ impl<F> ServerResponseFuture<F> {
     pub(crate) fn new(
         inner: F,
         span: tracing::Span,
-        ctx: TraceContext,
+        ctx: Arc<TraceContext>,
         header: Option<HeaderName>,
     ) -> Self {
         Self { inner, span, ctx: Some(ctx), header }
@@ -100,13 +101,13 @@ pin_project! {
     pub struct Scoped<F> {
         #[pin]
         inner: F,
-        ctx: Option<TraceContext>,
+        ctx: Option<Arc<TraceContext>>,
     }
 }
 
 impl<F> Scoped<F> {
     pub(crate) fn new(ctx: TraceContext, inner: F) -> Self {
-        Self { inner, ctx: Some(ctx) }
+        Self { inner, ctx: Some(Arc::new(ctx)) }
     }
 }
 

@@ -170,7 +170,7 @@ fn start<B, F>(
     let ctx = super::otel::server_ids(&span, ctx);
     ctx.record_on(&span);
     req.extensions_mut().insert(ctx.clone());
-    let mut slot = Some(ctx);
+    let mut slot = Some(Arc::new(ctx));
     let fut = {
         let _entered = span.enter();
         let _current = Enter::new(&mut slot);
