@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -18,7 +18,7 @@ use http_body_util::BodyExt;
 use platform_core::BoxError;
 use platform_core::resilience::TimeoutLayer;
 use platform_observe::metrics::MetricsLayer;
-use platform_observe::trace::{ServerTraceLayer, TraceContext};
+use platform_observe::trace::{ServerTraceLayer, TraceContext, TraceId};
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -239,34 +239,55 @@ impl Gateway {
         // One allocation per request: the span, the context and the handler's state
         // machine live in this one boxed future.
         let shared = self.shared.clone();
-        Box::pin(self.trace.instrument(req, |req| handle(shared, req).map(Ok)))
+        Box::pin(self.trace.instrument(req, |req| handle(&shared, req).map(Ok)))
     }
 }
 
-async fn handle(shared: Arc<Shared>, mut req: Request<Body>) -> Response<Body> {
+/// Admits and routes `req` at once (inside the request's span and trace context), and
+/// returns the future of the rest: the route's call, then the access-log line and the
+/// gRPC answer. Deciding before the first await keeps the request's future small:
+/// only what lives across the call is in it.
+fn handle(shared: &Shared, mut req: Request<Body>) -> impl Future<Output = Response<Body>> + use<> {
     let record = req.extensions().get::<AccessRecord>().cloned();
     let grpc = GrpcCall::of(req.headers());
     if let Some(call) = grpc {
         req.extensions_mut().insert(call);
     }
-    let res = route(shared, req, record.as_ref()).await;
-    let res = match record {
-        Some(r) => r.finish(res),
-        None => res,
-    };
-    match grpc {
-        // Boxed: a gRPC call's state stays out of every other request's future.
-        Some(call) => Box::pin(grpc_answer(call, res)).await,
-        None => res,
+    let routed = route(shared, req, record.as_ref());
+    async move {
+        let res = match routed {
+            Routed::Answer(res) => res,
+            Routed::Call { call, id, trace } => match call.await {
+                Ok(res) => res,
+                Err(e) => {
+                    let trace_id = trace.map(|t| t.to_string());
+                    tracing::warn!(target: "platform::gateway", route = %id, error = %e, trace_id = trace_id.as_deref().unwrap_or(""), "request failed");
+                    error_response(&*e, trace_id)
+                }
+            },
+        };
+        let res = match record {
+            Some(r) => r.finish(res),
+            None => res,
+        };
+        match grpc {
+            // Boxed: a gRPC call's state stays out of every other request's future.
+            Some(call) => Box::pin(grpc_answer(call, res)).await,
+            None => res,
+        }
     }
 }
 
-/// Admits, routes and serves one request.
-async fn route(
-    shared: Arc<Shared>,
-    mut req: Request<Body>,
-    record: Option<&AccessRecord>,
-) -> Response<Body> {
+/// What [`route`] decided.
+enum Routed {
+    /// Answered at once: refused at ingress, or no route.
+    Answer(Response<Body>),
+    /// The matched route's call.
+    Call { call: BoxFuture<Result<Response<Body>, BoxError>>, id: Arc<str>, trace: Option<TraceId> },
+}
+
+/// Admits and routes one request, and calls the route's stack.
+fn route(shared: &Shared, mut req: Request<Body>, record: Option<&AccessRecord>) -> Routed {
     // Formatted only when needed (error answers, the access log).
     let trace = req.extensions().get::<TraceContext>().map(|c| c.trace_id);
     let trace_id = move || trace.map(|t| t.to_string());
@@ -281,11 +302,10 @@ async fn route(
         Ok(i) => i,
         Err(r) => {
             tracing::debug!(target: "platform::gateway", code = r.code, message = %r.message, "request refused at ingress");
-            return json_error(r.status, r.code, r.message, trace_id(), None);
+            return Routed::Answer(json_error(r.status, r.code, r.message, trace_id(), None));
         }
     };
-    let state = shared.state.load_full();
-    let table = &state.routes;
+    let state = shared.state.load();
     let found = {
         let view = RequestView {
             method: req.method(),
@@ -294,44 +314,46 @@ async fn route(
             query: req.uri().query(),
             headers: req.headers(),
         };
-        table
+        state
+            .routes
             .find(&view)
             .map(|(route, captures)| (route.id.clone(), route.service.clone(), captures))
     };
-    let Some((id, service, captures)) = found else {
+    drop(state);
+    let Some((id, mut service, captures)) = found else {
         let msg = format!("no route matches {} {}", req.method(), req.uri().path());
-        return json_error(StatusCode::NOT_FOUND, "no_route", msg, trace_id(), None);
+        let res = json_error(StatusCode::NOT_FOUND, "no_route", msg, trace_id(), None);
+        return Routed::Answer(res);
     };
     if let Some(r) = record {
         r.route(&id);
     }
     req.extensions_mut().insert(ingress);
-    req.extensions_mut().insert(captures);
-    req.extensions_mut().insert(MatchedRoute(id.clone()));
-    let deadline = req.extensions().get::<GrpcCall>().and_then(|c| c.deadline);
-    let mut service = service;
-    let result = match std::future::poll_fn(|cx| service.poll_ready(cx)).await {
-        Err(e) => Err(e),
-        Ok(()) => match deadline {
-            // A gRPC call's `grpc-timeout`, counted from its arrival, is the deadline
-            // inner layers see (route timeouts tighten it) and the upstream is told.
-            Some(at) => {
-                let left = at.saturating_duration_since(Instant::now());
-                let timeout = TimeoutLayer::new(left.max(Duration::from_nanos(1)));
-                // Called at once (the route is ready), so only the future is awaited;
-                // boxed, so other requests' futures do not carry its size.
-                let call = Box::pin(timeout.layer(service).call(req));
-                call.await
-            }
-            None => service.call(req).await,
-        },
-    };
-    match result {
-        Ok(res) => res,
-        Err(e) => {
-            let trace_id = trace_id();
-            tracing::warn!(target: "platform::gateway", route = %id, error = %e, trace_id = trace_id.as_deref().unwrap_or(""), "request failed");
-            error_response(&*e, trace_id)
-        }
+    if !captures.is_empty() {
+        req.extensions_mut().insert(captures);
     }
+    req.extensions_mut().insert(MatchedRoute(id.clone()));
+    // A gRPC call's `grpc-timeout`, counted from its arrival, is the deadline inner
+    // layers see (route timeouts tighten it) and the upstream is told.
+    let deadline = req.extensions().get::<GrpcCall>().and_then(|c| c.deadline);
+    let ready = service.poll_ready(&mut Context::from_waker(Waker::noop()));
+    let call = match (ready, deadline) {
+        // The usual case: the route is ready and the call's future is already boxed.
+        (Poll::Ready(Ok(())), None) => service.call(req),
+        (Poll::Ready(Err(e)), _) => Box::pin(std::future::ready(Err(e))),
+        (ready, deadline) => Box::pin(async move {
+            if ready.is_pending() {
+                std::future::poll_fn(|cx| service.poll_ready(cx)).await?;
+            }
+            match deadline {
+                Some(at) => {
+                    let left = at.saturating_duration_since(Instant::now());
+                    let timeout = TimeoutLayer::new(left.max(Duration::from_nanos(1)));
+                    timeout.layer(service).call(req).await
+                }
+                None => service.call(req).await,
+            }
+        }),
+    };
+    Routed::Call { call, id, trace }
 }

@@ -38,7 +38,8 @@ pub struct PathTemplate {
 }
 
 /// Values captured by a [`PathTemplate`], in template order; also a request extension
-/// of routed requests.
+/// of routed requests whose path template captured something (absent when nothing was
+/// captured).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Captures {
     values: Vec<(Arc<str>, String)>,
