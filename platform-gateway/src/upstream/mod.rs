@@ -7,10 +7,12 @@
 //! ([`OutlierDetector`], fed by every response the gateway gets) and the panic
 //! threshold, which routes to every endpoint when too many are out. The endpoints in
 //! rotation are swapped atomically into the set the [balancer](crate::balance) picks
-//! from. Each endpoint is reached through its own connection pool (hyper's
-//! connection-level client: keep-alive reuse, one shared HTTP/2 connection), with
-//! connect, response and body-idle timeouts, a client trace span that propagates
-//! `traceparent`, and hop-by-hop headers removed from the response.
+//! from. Each endpoint is reached through its own connection pool (keep-alive reuse, one
+//! shared HTTP/2 connection): bodiless HTTP/1.1 requests are written and answered by the
+//! request's own future on a pooled connection (the inline client), everything else goes
+//! through hyper's connection-level client. Either way there are connect, response and
+//! body-idle timeouts, a client trace span that propagates `traceparent`, and hop-by-hop
+//! headers removed from the response.
 //!
 //! Endpoints written `https://` (or any endpoint of an upstream with a
 //! [`tls`](UpstreamConfig::tls) table) are reached over TLS (feature `tls`): rustls
