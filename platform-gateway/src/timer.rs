@@ -7,42 +7,59 @@
 //! some 2 500 instructions per request, about 7 % of all the gateway does for one.
 //!
 //! A [`LazySleep`] far from its deadline instead asks a per-thread [ticker](Ticker) to
-//! wake its task at the next tick ([`TICK`]): one push of a waker onto a vector,
-//! at most once per tick. Only when the deadline is within two ticks does it arm a
-//! precise tokio timer, so it fires exactly when a tokio sleep would — unless the
-//! request finishes first, which is what nearly always happens, and then no timer was
-//! ever armed. The ticker is a task of the runtime that wakes every [`TICK`] while
-//! anyone waits on it and ends when no one has for a while.
+//! wake its task once, at the tick ([`TICK`]) two ticks before the deadline (or within
+//! [`HORIZON`], then again): a push of a waker into that tick's list. Then it arms a precise tokio timer, so it fires exactly
+//! when a tokio sleep would — unless the request finished first, which is what nearly
+//! always happens, and then no timer was ever armed. The ticker is a task of the
+//! runtime that wakes every [`TICK`] while anyone waits on it and ends when no one has
+//! for a while.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
 
-/// How often a ticker wakes the tasks waiting on it.
+/// The ticker's resolution: how often it looks for waiters that are due.
 pub(crate) const TICK: Duration = Duration::from_millis(32);
+
+/// The furthest ahead a waiter is woken: a wait longer than this is woken again and
+/// registers anew. Bounds how long the waker of a request that finished early stays.
+const HORIZON: Duration = Duration::from_secs(1);
 
 /// Ticks without waiters after which a ticker ends.
 const IDLE_TICKS: u32 = 64;
 
-/// Wakes the tasks registered with it at every tick.
+/// Wakes each registered task once, at the tick it asked for.
 #[derive(Default)]
 struct Ticker {
-    waiting: Mutex<Vec<Waker>>,
-    /// Counts ticks, so a sleep registers at most once per tick.
+    /// Waiters by the tick (epoch) at which they are due.
+    waiting: Mutex<BTreeMap<u64, Vec<Waker>>>,
+    /// Ticks so far.
     epoch: AtomicU64,
+    /// When the ticker started: epoch `n` is due at `start + n × TICK`.
+    start: OnceLock<Instant>,
     /// Cleared (under the `waiting` lock) when the ticker's task ends.
     alive: AtomicBool,
 }
 
 impl Ticker {
-    fn lock(&self) -> MutexGuard<'_, Vec<Waker>> {
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, Vec<Waker>>> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The first epoch due at or after `at`, but not before the next one.
+    fn epoch_at(&self, at: Instant) -> u64 {
+        let next = self.epoch.load(Ordering::Acquire) + 1;
+        let Some(start) = self.start.get() else { return next };
+        let tick = TICK.as_nanos();
+        let ticks = at.saturating_duration_since(*start).as_nanos().div_ceil(tick);
+        u64::try_from(ticks).unwrap_or(u64::MAX).max(next)
     }
 }
 
@@ -61,7 +78,7 @@ impl Drop for Alive {
             self.0.alive.store(false, Ordering::Release);
             std::mem::take(&mut *waiting)
         };
-        for w in waiting {
+        for w in waiting.into_values().flatten() {
             w.wake();
         }
     }
@@ -69,51 +86,68 @@ impl Drop for Alive {
 
 async fn tick(alive: Alive) {
     let ticker = alive.0.clone();
+    let start = *ticker.start.get_or_init(Instant::now);
     let mut idle = 0;
+    let mut epoch = 0u64;
     loop {
-        tokio::time::sleep(TICK).await;
-        ticker.epoch.fetch_add(1, Ordering::AcqRel);
-        let due = std::mem::take(&mut *ticker.lock());
-        if due.is_empty() {
-            idle += 1;
-            if idle >= IDLE_TICKS {
-                // `Alive` marks the ticker dead under the lock: a waiter registering
-                // meanwhile either made it in before (and is woken) or sees it dead.
-                return;
+        epoch += 1;
+        tokio::time::sleep_until(start + TICK * u32::try_from(epoch).unwrap_or(u32::MAX)).await;
+        ticker.epoch.store(epoch, Ordering::Release);
+        let due: Vec<Waker> = {
+            let mut waiting = ticker.lock();
+            if waiting.is_empty() {
+                idle += 1;
+                if idle >= IDLE_TICKS {
+                    // `Alive` marks the ticker dead under the lock: a waiter registering
+                    // meanwhile either made it in before (and is woken) or sees it dead.
+                    return;
+                }
+                continue;
             }
-        } else {
             idle = 0;
-        }
+            let later = waiting.split_off(&(epoch + 1));
+            std::mem::replace(&mut *waiting, later).into_values().flatten().collect()
+        };
         for w in due {
             w.wake();
         }
     }
 }
 
-/// Which ticker a sleep registered with, and in which of its epochs.
+/// Which ticker a sleep registered with, and the epoch it is due in.
 type Registration = (usize, u64);
 
-/// Registers `waker` with this thread's ticker (starting one if needed) unless it is
-/// registered there for the coming tick already; `None` outside a tokio runtime.
-fn register(waker: &Waker, registered: Option<Registration>) -> Option<Registration> {
+/// Registers `waker` with this thread's ticker (starting one if needed) to be woken
+/// once, at the first tick at or after `at`, unless it is registered there already;
+/// `None` outside a tokio runtime.
+fn register(waker: &Waker, at: Instant, registered: Option<Registration>) -> Option<Registration> {
     TICKER.with(|slot| {
         let mut slot = slot.borrow_mut();
         if let Some(ticker) = slot.as_ref() {
             let id = Arc::as_ptr(ticker) as usize;
-            let epoch = ticker.epoch.load(Ordering::Acquire);
             let mut waiting = ticker.lock();
             if ticker.alive.load(Ordering::Acquire) {
-                if registered != Some((id, epoch)) {
-                    waiting.push(waker.clone());
+                let current = ticker.epoch.load(Ordering::Acquire);
+                if let Some((was, due)) = registered
+                    && was == id
+                    && due > current
+                {
+                    // Still registered for a tick to come (this task's waker does not
+                    // change between polls).
+                    return Some((id, due));
                 }
-                return Some((id, epoch));
+                let due = ticker.epoch_at(at);
+                waiting.entry(due).or_default().push(waker.clone());
+                return Some((id, due));
             }
         }
         let handle = tokio::runtime::Handle::try_current().ok()?;
         let ticker = Arc::new(Ticker { alive: AtomicBool::new(true), ..Ticker::default() });
-        ticker.lock().push(waker.clone());
+        ticker.start.get_or_init(Instant::now);
+        let due = ticker.epoch_at(at);
+        ticker.lock().entry(due).or_default().push(waker.clone());
         handle.spawn(tick(Alive(ticker.clone())));
-        let registration = (Arc::as_ptr(&ticker) as usize, ticker.epoch.load(Ordering::Acquire));
+        let registration = (Arc::as_ptr(&ticker) as usize, due);
         *slot = Some(ticker);
         Some(registration)
     })
@@ -154,8 +188,12 @@ impl Future for LazySleep {
         if now >= this.deadline {
             return Poll::Ready(());
         }
+        // Far from the deadline: be woken two ticks before it (or in a second, if that
+        // is sooner: a waker left by a request that finished early is then kept no
+        // longer than that) and arm the precise timer then.
+        let wake_at = (this.deadline - 2 * TICK).min(now + HORIZON);
         if this.deadline - now > 2 * TICK
-            && let Some(registration) = register(cx.waker(), this.registered)
+            && let Some(registration) = register(cx.waker(), wake_at, this.registered)
         {
             this.registered = Some(registration);
             return Poll::Pending;
@@ -233,6 +271,20 @@ mod tests {
             // Paused time jumps to the next timer: the precise one at the deadline.
             assert!(took < after + TICK, "{after:?}: ended after {took:?}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_wait_wakes_its_task_about_once_a_horizon() {
+        let mut sleep = LazySleep::after(Instant::now(), Duration::from_secs(10));
+        let mut polls = 0;
+        std::future::poll_fn(|cx| {
+            polls += 1;
+            Pin::new(&mut sleep).poll(cx)
+        })
+        .await;
+        // Once a second for ten seconds, then the precise timer: nowhere near one poll
+        // per tick (over 300).
+        assert!((10..=14).contains(&polls), "{polls} polls");
     }
 
     #[tokio::test(start_paused = true)]
