@@ -26,7 +26,8 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 /// The ticker's resolution: how often it looks for waiters that are due.
-pub(crate) const TICK: Duration = Duration::from_millis(32);
+pub(crate) const TICK: Duration = Duration::from_millis(TICK_MS);
+const TICK_MS: u64 = 32;
 
 /// The furthest ahead a waiter is woken: a wait longer than this is woken again and
 /// registers anew. Bounds how long the waker of a request that finished early stays.
@@ -57,9 +58,10 @@ impl Ticker {
     fn epoch_at(&self, at: Instant) -> u64 {
         let next = self.epoch.load(Ordering::Acquire) + 1;
         let Some(start) = self.start.get() else { return next };
-        let tick = TICK.as_nanos();
-        let ticks = at.saturating_duration_since(*start).as_nanos().div_ceil(tick);
-        u64::try_from(ticks).unwrap_or(u64::MAX).max(next)
+        // Whole milliseconds: cheaper than nanoseconds in u128, and a tick is 32 of them.
+        let ms =
+            u64::try_from(at.saturating_duration_since(*start).as_millis()).unwrap_or(u64::MAX);
+        ms.div_ceil(TICK_MS).max(next)
     }
 }
 
@@ -120,7 +122,11 @@ type Registration = (usize, u64);
 /// Registers `waker` with this thread's ticker (starting one if needed) to be woken
 /// once, at the first tick at or after `at`, unless it is registered there already;
 /// `None` outside a tokio runtime.
-fn register(waker: &Waker, at: Instant, registered: Option<Registration>) -> Option<Registration> {
+fn register(
+    waker: &Waker,
+    at: impl FnOnce() -> Instant,
+    registered: Option<Registration>,
+) -> Option<Registration> {
     TICKER.with(|slot| {
         let mut slot = slot.borrow_mut();
         if let Some(ticker) = slot.as_ref() {
@@ -136,7 +142,7 @@ fn register(waker: &Waker, at: Instant, registered: Option<Registration>) -> Opt
                     // change between polls).
                     return Some((id, due));
                 }
-                let due = ticker.epoch_at(at);
+                let due = ticker.epoch_at(at());
                 waiting.entry(due).or_default().push(waker.clone());
                 return Some((id, due));
             }
@@ -144,7 +150,7 @@ fn register(waker: &Waker, at: Instant, registered: Option<Registration>) -> Opt
         let handle = tokio::runtime::Handle::try_current().ok()?;
         let ticker = Arc::new(Ticker { alive: AtomicBool::new(true), ..Ticker::default() });
         ticker.start.get_or_init(Instant::now);
-        let due = ticker.epoch_at(at);
+        let due = ticker.epoch_at(at());
         ticker.lock().entry(due).or_default().push(waker.clone());
         handle.spawn(tick(Alive(ticker.clone())));
         let registration = (Arc::as_ptr(&ticker) as usize, due);
@@ -191,8 +197,9 @@ impl Future for LazySleep {
         // Far from the deadline: be woken two ticks before it (or in a second, if that
         // is sooner: a waker left by a request that finished early is then kept no
         // longer than that) and arm the precise timer then.
-        let wake_at = (this.deadline - 2 * TICK).min(now + HORIZON);
-        if this.deadline - now > 2 * TICK
+        let deadline = this.deadline;
+        let wake_at = || (deadline - 2 * TICK).min(now + HORIZON);
+        if deadline - now > 2 * TICK
             && let Some(registration) = register(cx.waker(), wake_at, this.registered)
         {
             this.registered = Some(registration);
