@@ -12,11 +12,17 @@
 # which says more than requests/s on a machine shared with the load generator.
 # nginx is configured to set the same forwarding headers the gateway always sets.
 #
+# A second phase drives every path at one fixed request rate well below saturation
+# (hey, RATE requests/s over RATE_WORKERS connections), where latency is the proxy's
+# own added time rather than queueing for the CPU: its table gives p50/p99 and what each
+# proxy adds over direct at that rate.
+#
 # Usage: benches/gateway/run.sh            (from the repository root)
 # Env:   DURATION (s, default 10), ROUNDS (default 3), CONNECTIONS (default 64),
 #        WRK_THREADS (default 2), GATEWAY_WORKERS (default 2), NGINX_WORKERS (default 2),
-#        UPSTREAM_THREADS (default 1), CARGO_TARGET_DIR.
-# Installs nginx and wrk with apt-get when missing. Traffic stays on 127.0.0.1 and every
+#        UPSTREAM_THREADS (default 1), RATE (default 9600), RATE_WORKERS (default 32),
+#        CARGO_TARGET_DIR.
+# Installs nginx, wrk and hey with apt-get when missing. Traffic stays on 127.0.0.1 and every
 # run is bounded by DURATION; the processes it starts are stopped on exit.
 set -euo pipefail
 
@@ -27,6 +33,8 @@ WRK_THREADS=${WRK_THREADS:-2}
 GATEWAY_WORKERS=${GATEWAY_WORKERS:-2}
 NGINX_WORKERS=${NGINX_WORKERS:-2}
 UPSTREAM_THREADS=${UPSTREAM_THREADS:-1}
+RATE=${RATE:-9600}
+RATE_WORKERS=${RATE_WORKERS:-32}
 UPSTREAM_PORT=19101
 NGINX_PORT=19102
 BARE_PORT=19103
@@ -36,11 +44,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx; then
-    echo "installing nginx and wrk (apt-get)" >&2
+if ! need wrk || ! need nginx || ! need hey; then
+    echo "installing nginx, wrk and hey (apt-get)" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq nginx wrk >/dev/null
+    apt-get install -y -qq nginx wrk hey >/dev/null
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -202,3 +210,47 @@ awk -v g="${rps[gateway-bare]}" -v n="${rps[nginx]}" -v f="${rps[gateway-full]}"
     printf "full stack / bare routing: %.2f (target >= 0.85)\n", f / g }'
 awk -v g="${cpu[gateway-bare]}" -v n="${cpu[nginx]}" -v f="${cpu[gateway-full]}" 'BEGIN {
     printf "CPU per request: gateway bare / nginx %.2f; full / bare %.2f\n", g / n, f / g }'
+
+# Phase 2: the same paths at one fixed rate (hey: RATE_WORKERS connections, each
+# limited to RATE / RATE_WORKERS requests/s). hey reports each response time to 0.1 ms.
+per_worker=$((RATE / RATE_WORKERS))
+fixed() {
+    local port=$1 seconds=$2
+    shift 2
+    hey -z "${seconds}s" -c "$RATE_WORKERS" -q "$per_worker" -o csv "$@" "http://127.0.0.1:$port/" >"$work/hey.csv"
+    awk -F, 'NR > 1 && $7 == 200 { print $1 * 1000 }' "$work/hey.csv" | sort -g |
+        awk -v s="$seconds" '{ v[NR] = $1 } END {
+            if (NR == 0) { print "0 0 0"; exit }
+            i = int(NR * 0.5); if (i < 1) i = 1
+            j = int(NR * 0.99); if (j < 1) j = 1
+            printf "%.0f %.2f %.2f\n", NR / s, v[i], v[j] }'
+}
+declare -A fixed_results
+for round in $(seq 1 "$ROUNDS"); do
+    for s in "${scenarios[@]}"; do
+        extra=()
+        [ "$s" = gateway-full ] && extra=(-H "Authorization: Bearer $token")
+        r=$(fixed "${ports[$s]}" "$DURATION" "${extra[@]}")
+        echo "fixed-rate round $round $s: $r" >&2
+        fixed_results[$s]+="$r"$'\n'
+    done
+done
+declare -A frps fp50 fp99
+for s in "${scenarios[@]}"; do
+    frps[$s]=$(printf '%s' "${fixed_results[$s]}" | awk 'NF { print $1 }' | median)
+    fp50[$s]=$(printf '%s' "${fixed_results[$s]}" | awk 'NF { print $2 }' | median)
+    fp99[$s]=$(printf '%s' "${fixed_results[$s]}" | awk 'NF { print $3 }' | median)
+done
+echo
+echo "fixed rate: hey -c$RATE_WORKERS -q$per_worker (${RATE} requests/s) -z${DURATION}s, median of $ROUNDS rounds"
+echo
+echo "| path | requests/s | p50 ms | p99 ms | added p50 ms | added p99 ms |"
+echo "|---|---:|---:|---:|---:|---:|"
+for s in "${scenarios[@]}"; do
+    awk -v s="$s" -v r="${frps[$s]}" -v a="${fp50[$s]}" -v b="${fp99[$s]}" -v da="${fp50[direct]}" -v db="${fp99[direct]}" \
+        'BEGIN { if (s == "direct") printf "| %s | %.0f | %.2f | %.2f | – | – |\n", s, r, a, b;
+                 else printf "| %s | %.0f | %.2f | %.2f | %.2f | %.2f |\n", s, r, a, b, a - da, b - db }'
+done
+echo
+awk -v g="${fp99[gateway-bare]}" -v n="${fp99[nginx]}" -v d="${fp99[direct]}" 'BEGIN {
+    printf "at %s requests/s: gateway added p99 %.2f ms vs nginx %.2f ms (target <=)\n", '"$RATE"', g - d, n - d }'

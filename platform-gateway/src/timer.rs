@@ -8,11 +8,12 @@
 //!
 //! A [`LazySleep`] far from its deadline instead asks a per-thread [ticker](Ticker) to
 //! wake its task once, at the tick ([`TICK`]) two ticks before the deadline (or within
-//! [`HORIZON`], then again): a push of a waker into that tick's list. Then it arms a precise tokio timer, so it fires exactly
-//! when a tokio sleep would — unless the request finished first, which is what nearly
-//! always happens, and then no timer was ever armed. The ticker is a task of the
-//! runtime that wakes every [`TICK`] while anyone waits on it and ends when no one has
-//! for a while.
+//! [`HORIZON`], then again): its waker goes into a slot listed under that tick. Then it
+//! arms a precise tokio timer, so it fires exactly when a tokio sleep would — unless the
+//! request finished first, which is what nearly always happens: dropping the sleep
+//! empties its slot, so no timer was ever armed and no task is woken for nothing. The
+//! ticker is a task of the runtime that wakes every [`TICK`] while anyone waits on it
+//! and ends when no one has for a while.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -39,19 +40,73 @@ const IDLE_TICKS: u32 = 64;
 /// Wakes each registered task once, at the tick it asked for.
 #[derive(Default)]
 struct Ticker {
-    /// Waiters by the tick (epoch) at which they are due.
-    waiting: Mutex<BTreeMap<u64, Vec<Waker>>>,
+    state: Mutex<Waiting>,
     /// Ticks so far.
     epoch: AtomicU64,
     /// When the ticker started: epoch `n` is due at `start + n × TICK`.
     start: OnceLock<Instant>,
-    /// Cleared (under the `waiting` lock) when the ticker's task ends.
+    /// Cleared (under the `state` lock) when the ticker's task ends.
     alive: AtomicBool,
 }
 
+/// The wakers waiting on a ticker, in reusable slots, listed by the tick they are due.
+#[derive(Default)]
+struct Waiting {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Slot and generation of each waiter, by due epoch.
+    due: BTreeMap<u64, Vec<(u32, u32)>>,
+    /// Slots in use.
+    used: usize,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// Bumped whenever the slot is emptied, so a stale reference to it is ignored.
+    generation: u32,
+    waker: Option<Waker>,
+}
+
+impl Waiting {
+    fn insert(&mut self, due: u64, waker: Waker) -> (u32, u32) {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot::default());
+                u32::try_from(self.slots.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.waker = Some(waker);
+        self.used += 1;
+        let key = (index, slot.generation);
+        self.due.entry(due).or_default().push(key);
+        key
+    }
+
+    /// Empties the slot if it still holds the waiter `key`; its waker.
+    fn remove(&mut self, (index, generation): (u32, u32)) -> Option<Waker> {
+        let slot = self.slots.get_mut(index as usize)?;
+        if slot.generation != generation || slot.waker.is_none() {
+            return None;
+        }
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index);
+        self.used -= 1;
+        slot.waker.take()
+    }
+
+    /// Takes the wakers due at or before `epoch`.
+    fn take_due(&mut self, epoch: u64) -> Vec<Waker> {
+        let later = self.due.split_off(&(epoch + 1));
+        let now = std::mem::replace(&mut self.due, later);
+        now.into_values().flatten().filter_map(|key| self.remove(key)).collect()
+    }
+}
+
 impl Ticker {
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<u64, Vec<Waker>>> {
-        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The first epoch due at or after `at`, but not before the next one.
@@ -76,11 +131,11 @@ struct Alive(Arc<Ticker>);
 impl Drop for Alive {
     fn drop(&mut self) {
         let waiting = {
-            let mut waiting = self.0.lock();
+            let mut state = self.0.lock();
             self.0.alive.store(false, Ordering::Release);
-            std::mem::take(&mut *waiting)
+            state.take_due(u64::MAX - 1)
         };
-        for w in waiting.into_values().flatten() {
+        for w in waiting {
             w.wake();
         }
     }
@@ -95,20 +150,21 @@ async fn tick(alive: Alive) {
         epoch += 1;
         tokio::time::sleep_until(start + TICK * u32::try_from(epoch).unwrap_or(u32::MAX)).await;
         ticker.epoch.store(epoch, Ordering::Release);
-        let due: Vec<Waker> = {
-            let mut waiting = ticker.lock();
-            if waiting.is_empty() {
+        let due = {
+            let mut state = ticker.lock();
+            if state.used == 0 {
                 idle += 1;
                 if idle >= IDLE_TICKS {
                     // `Alive` marks the ticker dead under the lock: a waiter registering
                     // meanwhile either made it in before (and is woken) or sees it dead.
                     return;
                 }
+                // Lists of waiters that left early.
+                state.due.clear();
                 continue;
             }
             idle = 0;
-            let later = waiting.split_off(&(epoch + 1));
-            std::mem::replace(&mut *waiting, later).into_values().flatten().collect()
+            state.take_due(epoch)
         };
         for w in due {
             w.wake();
@@ -116,46 +172,60 @@ async fn tick(alive: Alive) {
     }
 }
 
-/// Which ticker a sleep registered with, and the epoch it is due in.
-type Registration = (usize, u64);
+/// A sleep's place with a ticker: the ticker, the slot and generation, the due epoch.
+struct Registration {
+    ticker: Arc<Ticker>,
+    key: (u32, u32),
+    due: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // Woken already, or the slot is emptied here: either way nothing is left behind.
+        let _ = self.ticker.lock().remove(self.key);
+    }
+}
 
 /// Registers `waker` with this thread's ticker (starting one if needed) to be woken
-/// once, at the first tick at or after `at`, unless it is registered there already;
-/// `None` outside a tokio runtime.
+/// once, at the first tick at or after `at()`, unless `registered` is still waiting
+/// there; `false` outside a tokio runtime.
 fn register(
     waker: &Waker,
     at: impl FnOnce() -> Instant,
-    registered: Option<Registration>,
-) -> Option<Registration> {
+    registered: &mut Option<Registration>,
+) -> bool {
     TICKER.with(|slot| {
         let mut slot = slot.borrow_mut();
         if let Some(ticker) = slot.as_ref() {
-            let id = Arc::as_ptr(ticker) as usize;
-            let mut waiting = ticker.lock();
+            let mut state = ticker.lock();
             if ticker.alive.load(Ordering::Acquire) {
-                let current = ticker.epoch.load(Ordering::Acquire);
-                if let Some((was, due)) = registered
-                    && was == id
-                    && due > current
+                if let Some(r) = registered.as_ref()
+                    && Arc::ptr_eq(&r.ticker, ticker)
+                    && r.due > ticker.epoch.load(Ordering::Acquire)
+                    && state.slots.get(r.key.0 as usize).is_some_and(|s| {
+                        s.generation == r.key.1
+                            && s.waker.as_ref().is_some_and(|w| w.will_wake(waker))
+                    })
                 {
-                    // Still registered for a tick to come (this task's waker does not
-                    // change between polls).
-                    return Some((id, due));
+                    return true;
                 }
                 let due = ticker.epoch_at(at());
-                waiting.entry(due).or_default().push(waker.clone());
-                return Some((id, due));
+                let key = state.insert(due, waker.clone());
+                drop(state);
+                // Replacing an earlier registration empties its slot.
+                *registered = Some(Registration { ticker: ticker.clone(), key, due });
+                return true;
             }
         }
-        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let Ok(handle) = tokio::runtime::Handle::try_current() else { return false };
         let ticker = Arc::new(Ticker { alive: AtomicBool::new(true), ..Ticker::default() });
         ticker.start.get_or_init(Instant::now);
         let due = ticker.epoch_at(at());
-        ticker.lock().entry(due).or_default().push(waker.clone());
+        let key = ticker.lock().insert(due, waker.clone());
         handle.spawn(tick(Alive(ticker.clone())));
-        let registration = (Arc::as_ptr(&ticker) as usize, due);
+        *registered = Some(Registration { ticker: ticker.clone(), key, due });
         *slot = Some(ticker);
-        Some(registration)
+        true
     })
 }
 
@@ -167,7 +237,7 @@ pub(crate) struct LazySleep {
     /// after, nearly always) need not read it again.
     made: Option<Instant>,
     precise: Option<Pin<Box<Sleep>>>,
-    /// The ticker and epoch this sleep's waker was last registered in.
+    /// Where this sleep's waker waits with a ticker; dropping it leaves.
     registered: Option<Registration>,
 }
 
@@ -199,12 +269,10 @@ impl Future for LazySleep {
         // longer than that) and arm the precise timer then.
         let deadline = this.deadline;
         let wake_at = || (deadline - 2 * TICK).min(now + HORIZON);
-        if deadline - now > 2 * TICK
-            && let Some(registration) = register(cx.waker(), wake_at, this.registered)
-        {
-            this.registered = Some(registration);
+        if deadline - now > 2 * TICK && register(cx.waker(), wake_at, &mut this.registered) {
             return Poll::Pending;
         }
+        this.registered = None;
         this.precise.insert(Box::pin(tokio::time::sleep_until(this.deadline))).as_mut().poll(cx)
     }
 }
@@ -292,6 +360,33 @@ mod tests {
         // Once a second for ten seconds, then the precise timer: nowhere near one poll
         // per tick (over 300).
         assert!((10..=14).contains(&polls), "{polls} polls");
+    }
+
+    /// Counts the times it is woken.
+    struct Counter(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sleep_dropped_early_leaves_nothing_to_wake() {
+        let counter = Arc::new(Counter(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut kept = LazySleep::after(Instant::now(), Duration::from_secs(30));
+        assert!(Pin::new(&mut kept).poll(&mut cx).is_pending());
+        for _ in 0..100 {
+            // Like requests that finish long before their timeout.
+            let mut sleep = LazySleep::after(Instant::now(), Duration::from_secs(30));
+            assert!(Pin::new(&mut sleep).poll(&mut cx).is_pending());
+        }
+        let used = TICKER.with(|t| t.borrow().as_ref().map(|t| t.lock().used));
+        assert_eq!(used, Some(1), "only the sleep still waiting holds a slot");
+        tokio::time::sleep(HORIZON + 4 * TICK).await;
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1, "woken once, for the kept sleep");
     }
 
     #[tokio::test(start_paused = true)]
