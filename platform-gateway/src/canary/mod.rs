@@ -231,10 +231,6 @@ impl Backend for Canary {
         self.inner.versions.to_vec()
     }
 
-    fn observes(&self) -> bool {
-        true
-    }
-
     fn observe(&self, upstream: &Upstream, outcome: Outcome, latency: Duration) {
         let inner = &self.inner;
         let Some(i) = inner.names.iter().position(|n| n == upstream.name()) else { return };

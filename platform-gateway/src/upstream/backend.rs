@@ -39,11 +39,12 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         let _ = (upstream, outcome, latency);
     }
 
-    /// Whether this backend wants [`observe`](Self::observe) calls. `false` (the
-    /// default) spares every request the clock readings and classification; backends
-    /// implementing `observe` return `true`.
+    /// Whether this backend wants [`observe`](Self::observe) calls (default `true`).
+    /// A backend that does not implement `observe` may return `false` to spare every
+    /// request the clock readings and classification, as [`Upstream`] and
+    /// [`WeightedBackend`] do.
     fn observes(&self) -> bool {
-        false
+        true
     }
 }
 
@@ -79,6 +80,10 @@ impl Drop for Observation {
 impl Backend for Upstream {
     fn select(&self, _req: &Request<Body>) -> Upstream {
         self.clone()
+    }
+
+    fn observes(&self) -> bool {
+        false
     }
 
     fn upstreams(&self) -> Vec<Upstream> {
@@ -135,6 +140,10 @@ impl Backend for WeightedBackend {
         }
         // Unreachable: n < total = sum of weights.
         self.choices[0].0.clone()
+    }
+
+    fn observes(&self) -> bool {
+        false
     }
 
     fn upstreams(&self) -> Vec<Upstream> {
