@@ -166,30 +166,42 @@ declare -A ports=([direct]=$UPSTREAM_PORT [nginx]=$NGINX_PORT [gateway-bare]=$BA
 # Whose CPU time counts: the upstream for direct, the proxy otherwise.
 declare -A measured=([direct]=$upstream_pid [nginx]=$nginx_pids [gateway-bare]=$bare_pid [gateway-full]=$full_pid)
 scenarios=(direct nginx gateway-bare gateway-full)
-declare -A results
-for s in "${scenarios[@]}"; do
-    extra=()
-    [ "$s" = gateway-full ] && extra=(-H "Authorization: Bearer $token")
-    load "${ports[$s]}" 2 "${measured[$s]}" "${extra[@]}" >/dev/null # warm-up
-done
-for round in $(seq 1 "$ROUNDS"); do
-    for s in "${scenarios[@]}"; do
-        extra=()
-        [ "$s" = gateway-full ] && extra=(-H "Authorization: Bearer $token")
-        r=$(load "${ports[$s]}" "$DURATION" "${measured[$s]}" "${extra[@]}")
-        echo "round $round $s: $r" >&2
-        results[$s]+="$r"$'\n'
-    done
-done
+# The extra arguments of scenario $1 (the full stack needs the token), in `headers`.
+headers_for() {
+    headers=()
+    if [ "$1" = gateway-full ]; then headers=(-H "Authorization: Bearer $token"); fi
+}
+saturating() { headers_for "$1"; load "${ports[$1]}" "$2" "${measured[$1]}" "${headers[@]}"; }
 
-# Median of each column over the rounds.
+# ROUNDS interleaved rounds of `$1 SCENARIO DURATION` over every scenario: each result
+# line is logged (prefixed with $2) and appended to the associative array named $3.
+rounds() {
+    local run=$1 label=$2 round s r
+    local -n into=$3
+    for round in $(seq 1 "$ROUNDS"); do
+        for s in "${scenarios[@]}"; do
+            r=$("$run" "$s" "$DURATION")
+            echo "${label}round $round $s: $r" >&2
+            into[$s]+="$r"$'\n'
+        done
+    done
+}
+
+# Median of a column of numbers; `column LINES N`: the median of column N of LINES.
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+column() { printf '%s' "$1" | awk -v c="$2" 'NF { print $c }' | median; }
+
+for s in "${scenarios[@]}"; do
+    saturating "$s" 2 >/dev/null # warm-up
+done
+declare -A results
+rounds saturating "" results
 declare -A rps p50 p99 cpu
 for s in "${scenarios[@]}"; do
-    cpu[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $4 }' | median)
-    rps[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $1 }' | median)
-    p50[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $2 }' | median)
-    p99[$s]=$(printf '%s' "${results[$s]}" | awk 'NF { print $3 }' | median)
+    rps[$s]=$(column "${results[$s]}" 1)
+    p50[$s]=$(column "${results[$s]}" 2)
+    p99[$s]=$(column "${results[$s]}" 3)
+    cpu[$s]=$(column "${results[$s]}" 4)
 done
 
 echo
@@ -225,21 +237,14 @@ fixed() {
             j = int(NR * 0.99); if (j < 1) j = 1
             printf "%.0f %.2f %.2f\n", NR / s, v[i], v[j] }'
 }
+fixed_rate() { headers_for "$1"; fixed "${ports[$1]}" "$2" "${headers[@]}"; }
 declare -A fixed_results
-for round in $(seq 1 "$ROUNDS"); do
-    for s in "${scenarios[@]}"; do
-        extra=()
-        [ "$s" = gateway-full ] && extra=(-H "Authorization: Bearer $token")
-        r=$(fixed "${ports[$s]}" "$DURATION" "${extra[@]}")
-        echo "fixed-rate round $round $s: $r" >&2
-        fixed_results[$s]+="$r"$'\n'
-    done
-done
+rounds fixed_rate "fixed-rate " fixed_results
 declare -A frps fp50 fp99
 for s in "${scenarios[@]}"; do
-    frps[$s]=$(printf '%s' "${fixed_results[$s]}" | awk 'NF { print $1 }' | median)
-    fp50[$s]=$(printf '%s' "${fixed_results[$s]}" | awk 'NF { print $2 }' | median)
-    fp99[$s]=$(printf '%s' "${fixed_results[$s]}" | awk 'NF { print $3 }' | median)
+    frps[$s]=$(column "${fixed_results[$s]}" 1)
+    fp50[$s]=$(column "${fixed_results[$s]}" 2)
+    fp99[$s]=$(column "${fixed_results[$s]}" 3)
 done
 echo
 echo "fixed rate: hey -c$RATE_WORKERS -q$per_worker (${RATE} requests/s) -z${DURATION}s, median of $ROUNDS rounds"

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -38,13 +38,12 @@ const HORIZON: Duration = Duration::from_secs(1);
 const IDLE_TICKS: u32 = 64;
 
 /// Wakes each registered task once, at the tick it asked for.
-#[derive(Default)]
 struct Ticker {
     state: Mutex<Waiting>,
     /// Ticks so far.
     epoch: AtomicU64,
     /// When the ticker started: epoch `n` is due at `start + n × TICK`.
-    start: OnceLock<Instant>,
+    start: Instant,
     /// Cleared (under the `state` lock) when the ticker's task ends.
     alive: AtomicBool,
 }
@@ -112,10 +111,9 @@ impl Ticker {
     /// The first epoch due at or after `at`, but not before the next one.
     fn epoch_at(&self, at: Instant) -> u64 {
         let next = self.epoch.load(Ordering::Acquire) + 1;
-        let Some(start) = self.start.get() else { return next };
         // Whole milliseconds: cheaper than nanoseconds in u128, and a tick is 32 of them.
         let ms =
-            u64::try_from(at.saturating_duration_since(*start).as_millis()).unwrap_or(u64::MAX);
+            u64::try_from(at.saturating_duration_since(self.start).as_millis()).unwrap_or(u64::MAX);
         ms.div_ceil(TICK_MS).max(next)
     }
 }
@@ -143,7 +141,7 @@ impl Drop for Alive {
 
 async fn tick(alive: Alive) {
     let ticker = alive.0.clone();
-    let start = *ticker.start.get_or_init(Instant::now);
+    let start = ticker.start;
     let mut idle = 0;
     let mut epoch = 0u64;
     loop {
@@ -218,8 +216,12 @@ fn register(
             }
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else { return false };
-        let ticker = Arc::new(Ticker { alive: AtomicBool::new(true), ..Ticker::default() });
-        ticker.start.get_or_init(Instant::now);
+        let ticker = Arc::new(Ticker {
+            state: Mutex::default(),
+            epoch: AtomicU64::new(0),
+            start: Instant::now(),
+            alive: AtomicBool::new(true),
+        });
         let due = ticker.epoch_at(at());
         let key = ticker.lock().insert(due, waker.clone());
         handle.spawn(tick(Alive(ticker.clone())));

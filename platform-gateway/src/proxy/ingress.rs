@@ -23,12 +23,13 @@ pub(crate) struct Ingress {
     pub(crate) extended_connect: bool,
 }
 
-/// Where the match form of the host is: a part of `host` when that part is already
+/// Where the match form of the host is: the start of `host` when that part is already
 /// in match form (the usual case, no allocation), or a lower-cased copy.
 #[derive(Debug, Clone)]
 enum MatchHost {
-    Within(std::ops::Range<usize>),
-    Owned(String),
+    /// The first this many bytes of `host`.
+    Prefix(usize),
+    Lowered(String),
 }
 
 impl Ingress {
@@ -36,12 +37,12 @@ impl Ingress {
     /// the request named none).
     pub(crate) fn match_host(&self) -> &str {
         match &self.match_host {
-            MatchHost::Owned(s) => s,
-            MatchHost::Within(range) => self
+            MatchHost::Lowered(s) => s,
+            MatchHost::Prefix(len) => self
                 .host
                 .as_ref()
                 .and_then(|h| h.to_str().ok())
-                .and_then(|h| h.get(range.clone()))
+                .and_then(|h| h.get(..*len))
                 .unwrap_or(""),
         }
     }
@@ -126,7 +127,7 @@ pub(crate) fn admit<B>(
         .or_else(|| req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
     let match_host = match host.as_ref().and_then(|h| h.to_str().ok()) {
         Some(h) => match_form(h),
-        None => MatchHost::Owned(String::new()),
+        None => MatchHost::Prefix(0),
     };
     // Room for what the gateway adds (four forwarding headers, `traceparent`, `Host`),
     // so the map grows at most once.
@@ -175,9 +176,9 @@ fn match_form(host: &str) -> MatchHost {
     };
     let form = without_port.trim_end_matches('.');
     if form.bytes().any(|b| b.is_ascii_uppercase()) {
-        MatchHost::Owned(form.to_ascii_lowercase())
+        MatchHost::Lowered(form.to_ascii_lowercase())
     } else {
-        MatchHost::Within(0..form.len())
+        MatchHost::Prefix(form.len())
     }
 }
 

@@ -830,7 +830,7 @@ mod tests {
             assert_eq!(res.status(), StatusCode::OK);
             assert_eq!(res.version(), Version::HTTP_11);
             assert_eq!(res.headers()["x-a"], "1");
-            assert!(matches!(res.body(), UpstreamBody::Inline(_)));
+            assert!(matches!(res.body(), UpstreamBody::Right(_)));
             assert_eq!(res.body().size_hint().exact(), Some(5));
             assert_eq!(text(res).await, "hello");
         }
@@ -1198,13 +1198,13 @@ mod tests {
         let pool = pool(addr);
         let req = Request::post(format!("http://{addr}/")).body(crate::body::full("data")).unwrap();
         let res = pool.send(req).await.unwrap();
-        assert!(matches!(res.body(), UpstreamBody::Hyper(_)));
+        assert!(matches!(res.body(), UpstreamBody::Left(_)));
         assert_eq!(text(res).await, "ok");
         assert!(head(&heads, 0).contains("content-length: 4\r\n"), "{}", head(&heads, 0));
         let mut req = request(Method::GET, addr, "/");
         req.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         let res = pool.send(req).await.unwrap();
-        assert!(matches!(res.body(), UpstreamBody::Hyper(_)));
+        assert!(matches!(res.body(), UpstreamBody::Left(_)));
         assert_eq!(text(res).await, "ok");
     }
 

@@ -24,15 +24,12 @@
 //!   for that when the body is still streaming; inline, the body hands it back), and
 //!   never after `101`.
 
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
 use http::{HeaderValue, Method, Request, Response, Version, header};
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body::Body as HttpBody;
 use hyper::body::Incoming;
 use hyper::client::conn::{TrySendError, http1, http2};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -104,47 +101,9 @@ pub(crate) enum SendError {
     Inline(h1::Error),
 }
 
-/// The body of a response from an endpoint: read by hyper's client, or inline.
-#[derive(Debug)]
-pub(crate) enum UpstreamBody {
-    /// Through hyper (a request with a body, an upgrade, HTTP/2).
-    Hyper(Incoming),
-    /// Read inline from an HTTP/1.1 connection.
-    Inline(H1Body),
-}
-
-impl HttpBody for UpstreamBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            Self::Hyper(body) => {
-                Pin::new(body).poll_frame(cx).map(|f| f.map(|f| f.map_err(Into::into)))
-            }
-            Self::Inline(body) => {
-                Pin::new(body).poll_frame(cx).map(|f| f.map(|f| f.map_err(Into::into)))
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Hyper(body) => body.is_end_stream(),
-            Self::Inline(body) => body.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Hyper(body) => body.size_hint(),
-            Self::Inline(body) => body.size_hint(),
-        }
-    }
-}
+/// The body of a response from an endpoint: read by hyper's client (`Left`: a request
+/// with a body, an upgrade, HTTP/2), or inline from an HTTP/1.1 connection (`Right`).
+pub(crate) type UpstreamBody = http_body_util::Either<Incoming, H1Body>;
 
 /// The connection pool of one endpoint.
 pub(crate) struct Pool {
@@ -252,7 +211,7 @@ impl Pool {
                     let sent = conn.encode_head(&req, &shared.host);
                     let home: Arc<dyn Recycle> = shared.clone();
                     match h1::send(conn, sent, home).await {
-                        Ok(res) => return Ok(res.map(UpstreamBody::Inline)),
+                        Ok(res) => return Ok(res.map(UpstreamBody::Right)),
                         Err(e) if reused && e.nothing_received() && idempotent(req.method()) => {
                             tracing::debug!(target: "platform::gateway", error = %e, "reused upstream connection failed; sending again on a new one");
                             fresh = true;
@@ -266,7 +225,7 @@ impl Pool {
                     match tx.try_send_request(req).await {
                         Ok(res) => {
                             shared.release(tx);
-                            return Ok(res.map(UpstreamBody::Hyper));
+                            return Ok(res.map(UpstreamBody::Left));
                         }
                         Err(e) => e,
                     }
@@ -274,7 +233,7 @@ impl Pool {
                 Taken::Http2(mut tx) => {
                     shared.http2_form(&mut req);
                     match tx.try_send_request(req).await {
-                        Ok(res) => return Ok(res.map(UpstreamBody::Hyper)),
+                        Ok(res) => return Ok(res.map(UpstreamBody::Left)),
                         Err(e) => e,
                     }
                 }
