@@ -294,7 +294,7 @@ fn scan(head: &[u8]) -> Option<Framing<'_>> {
 
 /// The end of a head (just past the first `\r\n\r\n` or `\n\n`), if `buf` holds one;
 /// only line ends at or after `from` are looked at (earlier bytes were searched before).
-fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
     while let Some(i) = buf.get(at..)?.iter().position(|b| *b == b'\n') {
         let lf = at + i;

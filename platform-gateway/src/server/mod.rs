@@ -1,5 +1,6 @@
 //! Serving a [`Gateway`] on a TCP listener: HTTP/1.1 and h2c on one port.
 
+mod h1;
 mod inspect;
 mod shutdown;
 #[cfg(feature = "tls")]
@@ -51,6 +52,11 @@ pub struct ServerConfig {
     /// connections are closed anyway (default 30 s).
     #[serde(with = "humantime_serde")]
     pub drain_timeout: Duration,
+    /// Serve plain HTTP/1.1 requests (no body, no upgrade) on the gateway's own inline
+    /// path instead of hyper's server (default `true`). The first request on a
+    /// connection that is anything else hands the connection to hyper for good; `false`
+    /// sends every connection to hyper. See `docs/gateway.md`, "Performance notes".
+    pub inline_http1: bool,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +67,7 @@ impl Default for ServerConfig {
             max_concurrent_streams: 256,
             http2_keep_alive_interval: Duration::from_secs(20),
             drain_timeout: Duration::from_secs(30),
+            inline_http1: true,
         }
     }
 }
@@ -93,7 +100,9 @@ impl ConnectionInfo {
 }
 
 /// Serves a [`Gateway`]: one task per connection, HTTP/1.1 (with upgrades) and h2c
-/// detected per connection, hyper's timer installed so the header-read timeout runs,
+/// detected per connection — plain HTTP/1.1 requests (no body, no upgrade) on an
+/// inline path of its own, everything else through hyper (see
+/// [`ServerConfig::inline_http1`]) — hyper's timer installed so the header-read timeout runs,
 /// the head limits of [`ProxyConfig`](crate::proxy::ProxyConfig) enforced while
 /// reading (431), and each request's raw framing checked (see
 /// [the proxy module](crate::proxy)).
@@ -105,6 +114,7 @@ pub struct Server {
     max_headers: usize,
     drain_timeout: Duration,
     header_read_timeout: Duration,
+    inline_http1: bool,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
 }
@@ -151,6 +161,7 @@ impl Server {
             max_headers,
             drain_timeout: config.drain_timeout,
             header_read_timeout: config.header_read_timeout,
+            inline_http1: config.inline_http1,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -256,12 +267,29 @@ impl Server {
         I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let log = HeadLog::default();
+        let info = ConnectionInfo {
+            peer,
+            scheme,
+            head_log: log.clone(),
+            forwarded: ForwardedCache::default(),
+        };
+        let mut watch = shutdown.connection();
+        let stream = if self.inline_http1 {
+            let settings = h1::Settings {
+                header_read_timeout: self.header_read_timeout,
+                max_head: self.max_head,
+            };
+            match h1::serve(stream, &self.gateway, &info, settings, &mut watch).await {
+                h1::Ended::Closed => return,
+                h1::Ended::Handoff(stream) => stream,
+            }
+        } else {
+            h1::Prefixed::new(stream)
+        };
         let io = TokioIo::new(InspectIo::new(
             stream,
-            Inspector::new(self.max_head, self.max_headers, log.clone()),
+            Inspector::new(self.max_head, self.max_headers, log),
         ));
-        let info =
-            ConnectionInfo { peer, scheme, head_log: log, forwarded: ForwardedCache::default() };
         let gateway = self.gateway.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(info.clone());
@@ -269,7 +297,6 @@ impl Server {
         });
         let conn = self.builder.serve_connection_with_upgrades(io, service);
         tokio::pin!(conn);
-        let mut watch = shutdown.connection();
         let mut draining = false;
         let result = std::future::poll_fn(|cx| {
             if !draining && watch.poll_triggered(cx) {

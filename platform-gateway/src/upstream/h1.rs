@@ -381,7 +381,7 @@ enum Framing {
     Close,
 }
 
-fn header_line(w: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+pub(crate) fn header_line(w: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     w.extend_from_slice(name);
     w.extend_from_slice(b": ");
     w.extend_from_slice(value);
@@ -389,7 +389,7 @@ fn header_line(w: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// Whether the comma-separated list `value` holds `token` (ASCII case-insensitive).
-fn has_token(value: &[u8], token: &[u8]) -> bool {
+pub(crate) fn has_token(value: &[u8], token: &[u8]) -> bool {
     value.split(|b| *b == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
 }
 

@@ -27,7 +27,7 @@ mod config;
 mod connect;
 mod endpoints;
 mod forward;
-mod h1;
+pub(crate) mod h1;
 mod idle;
 mod pool;
 #[cfg(feature = "tls")]
