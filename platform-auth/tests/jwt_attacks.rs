@@ -218,3 +218,25 @@ async fn a_tampered_payload_fails_the_signature() {
     let err = hs_verifier().verify(&parts.join(".")).await.expect_err("tampered");
     assert!(matches!(err, AuthError::InvalidSignature), "{err:?}");
 }
+
+#[tokio::test]
+async fn hs256_tags_of_the_wrong_length_bits_or_secret_are_refused() {
+    use base64::Engine;
+    let good = sign(&header(Algorithm::HS256, "k1"), &claims(), &hs_encoding());
+    hs_verifier().verify(&good).await.expect("the untouched token verifies");
+    let (unsigned, sig) = good.rsplit_once('.').expect("three parts");
+    let tag = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig).expect("base64url");
+    assert_eq!(tag.len(), 32);
+    let mut flipped = tag.clone();
+    flipped[31] ^= 1;
+    let longer = [&tag[..], &[0u8]].concat();
+    for forged in [b64(&flipped), b64(&tag[..31]), b64(&longer), format!("{sig}A")] {
+        let token = format!("{unsigned}.{forged}");
+        let err = hs_verifier().verify(&token).await.expect_err(&token);
+        assert!(matches!(err, AuthError::InvalidSignature), "{forged}: {err:?}");
+    }
+    let other = EncodingKey::from_secret(b"another-hmac-secret-of-the-same-length-00");
+    let token = sign(&header(Algorithm::HS256, "k1"), &claims(), &other);
+    let err = hs_verifier().verify(&token).await.expect_err("signed with another secret");
+    assert!(matches!(err, AuthError::InvalidSignature), "{err:?}");
+}

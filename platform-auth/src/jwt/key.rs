@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+use hmac::{Hmac, KeyInit};
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use sha2::Sha256;
 
 /// The shortest HMAC secret accepted: 256 bits, the output size of SHA-256 (RFC 7518 §3.2).
 pub const MIN_HMAC_SECRET_LEN: usize = 32;
@@ -54,6 +56,9 @@ pub struct Key {
     alg: Algorithm,
     encoding: Option<EncodingKey>,
     decoding: DecodingKey,
+    /// An HS256 secret, keyed once: each verification clones the keyed state instead
+    /// of hashing the secret again.
+    hmac: Option<Hmac<Sha256>>,
     public_jwk: Option<Jwk>,
 }
 
@@ -81,6 +86,8 @@ impl Key {
             alg: Algorithm::HS256,
             encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
+            // Any key length is valid for HMAC.
+            hmac: Hmac::new_from_slice(secret).ok(),
             public_jwk: None,
         })
     }
@@ -172,7 +179,7 @@ impl Key {
         let mut jwk = Jwk::from_encoding_key(&encoding, alg).map_err(parse)?;
         decorate(&mut jwk, &kid);
         let decoding = DecodingKey::from_jwk(&jwk).map_err(parse)?;
-        Ok(Self { kid, alg, encoding: Some(encoding), decoding, public_jwk: Some(jwk) })
+        Ok(Self { kid, alg, encoding: Some(encoding), decoding, hmac: None, public_jwk: Some(jwk) })
     }
 
     fn public(
@@ -184,7 +191,7 @@ impl Key {
         let decoding = dec.map_err(parse)?;
         let mut jwk = Jwk::from_decoding_key(&decoding, Some(alg)).map_err(parse)?;
         decorate(&mut jwk, &kid);
-        Ok(Self { kid, alg, encoding: None, decoding, public_jwk: Some(jwk) })
+        Ok(Self { kid, alg, encoding: None, decoding, hmac: None, public_jwk: Some(jwk) })
     }
 
     /// The key id (`kid`).
@@ -213,6 +220,11 @@ impl Key {
 
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.decoding
+    }
+
+    /// The keyed HMAC state of an HS256 key.
+    pub(crate) fn hmac(&self) -> Option<&Hmac<Sha256>> {
+        self.hmac.as_ref()
     }
 }
 
