@@ -66,7 +66,7 @@ impl Principal {
         self.scopes.iter().any(|s| s == scope)
     }
 
-    pub(crate) fn from_claims(claims: Claims, kind: CredentialKind) -> Self {
+    pub(crate) fn from_claims(claims: Arc<Claims>, kind: CredentialKind) -> Self {
         let scopes = claims.scopes();
         let roles = claims.roles();
         Self {
@@ -74,7 +74,7 @@ impl Principal {
             kind,
             scopes,
             roles,
-            claims: Some(Arc::new(claims)),
+            claims: Some(claims),
             key_id: None,
         }
     }

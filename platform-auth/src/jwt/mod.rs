@@ -41,7 +41,10 @@ pub use key::{Key, KeyError, MIN_HMAC_SECRET_LEN};
 pub use keyset::KeySet;
 pub use remote::{FetchFuture, JwksFetcher, RemoteJwks, RemoteJwksConfig};
 pub use source::{KeySource, ResolveFuture};
-pub use verifier::{DEFAULT_LEEWAY, DEFAULT_TYP, Verifier, VerifierConfig};
+pub use verifier::{
+    DEFAULT_LEEWAY, DEFAULT_TOKEN_CACHE_CAPACITY, DEFAULT_TYP, TOKEN_CACHE_TTL, Verifier,
+    VerifierConfig,
+};
 
 /// The JOSE name of an algorithm (`"HS256"`, `"EdDSA"`, …).
 pub(crate) fn alg_name(alg: Algorithm) -> &'static str {

@@ -6,9 +6,11 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
+use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::Key;
 use super::claims::Claims;
 use super::header;
 use super::source::KeySource;
@@ -55,6 +57,26 @@ pub struct VerifierConfig {
     /// Whether `nbf` must be present.
     #[serde(default)]
     pub require_nbf: bool,
+    /// How many verified tokens to remember (default 10 000; `0` turns the cache off).
+    ///
+    /// A token presented again — a client sends the same access token with every
+    /// request — skips its signature check and JSON parsing. A remembered token is
+    /// still refused as soon as the key that verified it is no longer the key its
+    /// header selects (retired, rotated out, replaced), when `exp` or `nbf` fail at the
+    /// time of use, and by revocation, which is checked on every use. Entries are kept
+    /// at most [`TOKEN_CACHE_TTL`] and matched on the token's exact text.
+    #[serde(default = "default_cache_capacity")]
+    pub cache_capacity: u64,
+}
+
+/// The longest a verified token is remembered (see [`VerifierConfig::cache_capacity`]).
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The default [`VerifierConfig::cache_capacity`].
+pub const DEFAULT_TOKEN_CACHE_CAPACITY: u64 = 10_000;
+
+fn default_cache_capacity() -> u64 {
+    DEFAULT_TOKEN_CACHE_CAPACITY
 }
 
 fn default_typ() -> Option<String> {
@@ -77,6 +99,7 @@ impl VerifierConfig {
             typ: Some(DEFAULT_TYP.to_owned()),
             leeway: DEFAULT_LEEWAY,
             require_nbf: false,
+            cache_capacity: DEFAULT_TOKEN_CACHE_CAPACITY,
         }
     }
 
@@ -95,6 +118,13 @@ impl VerifierConfig {
     /// Requires an `nbf` claim.
     pub fn require_nbf(mut self, yes: bool) -> Self {
         self.require_nbf = yes;
+        self
+    }
+
+    /// Sets how many verified tokens are remembered (`0`: none); see
+    /// [`cache_capacity`](Self::cache_capacity).
+    pub fn cache_capacity(mut self, entries: u64) -> Self {
+        self.cache_capacity = entries;
         self
     }
 
@@ -135,6 +165,19 @@ struct Inner {
     cfg: VerifierConfig,
     clock: Clock,
     revocations: Option<Revocations>,
+    /// Verified tokens by their text; `None` when the capacity is 0.
+    cache: Option<Cache<Arc<str>, Arc<Verified>>>,
+}
+
+/// A token that passed every check but revocation, and what its reuse is checked
+/// against.
+#[derive(Debug)]
+struct Verified {
+    claims: Arc<Claims>,
+    /// The key that verified it: a reuse must resolve to this very key.
+    key: Arc<Key>,
+    kid: Option<String>,
+    alg: String,
 }
 
 impl Verifier {
@@ -149,7 +192,10 @@ impl Verifier {
         clock: Clock,
         revocations: Option<Revocations>,
     ) -> Self {
-        Self { inner: Arc::new(Inner { keys, cfg, clock, revocations }) }
+        let cache = (cfg.cache_capacity > 0).then(|| {
+            Cache::builder().max_capacity(cfg.cache_capacity).time_to_live(TOKEN_CACHE_TTL).build()
+        });
+        Self { inner: Arc::new(Inner { keys, cfg, clock, revocations, cache }) }
     }
 
     /// Replaces the clock used for `exp` and `nbf` (tests).
@@ -171,18 +217,50 @@ impl Verifier {
 
     /// Verifies `token` and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let header = header::parse(token)?;
-        let key = match self.inner.keys.resolve_now(header.kid.as_deref(), &header.alg) {
-            Some(found) => found?,
-            None => self.inner.keys.resolve(header.kid.as_deref(), &header.alg).await?,
+        self.verify_shared(token).await.map(Arc::unwrap_or_clone)
+    }
+
+    /// [`verify`](Self::verify), returning the claims shared: a token remembered by the
+    /// cache (see [`VerifierConfig::cache_capacity`]) is not copied.
+    pub async fn verify_shared(&self, token: &str) -> Result<Arc<Claims>, AuthError> {
+        let claims = match self.remembered(token) {
+            Some(claims) => claims,
+            None => {
+                let header = header::parse(token)?;
+                let key = match self.inner.keys.resolve_now(header.kid.as_deref(), &header.alg) {
+                    Some(found) => found?,
+                    None => self.inner.keys.resolve(header.kid.as_deref(), &header.alg).await?,
+                };
+                let claims = Arc::new(self.check(token, &header, &key)?);
+                if let Some(cache) = &self.inner.cache {
+                    let header::RawHeader { kid, alg, .. } = header;
+                    let verified = Verified { claims: claims.clone(), key, kid, alg };
+                    cache.insert(Arc::from(token), Arc::new(verified));
+                }
+                claims
+            }
         };
-        let claims = self.check(token, &header, &key)?;
         if let Some(revocations) = &self.inner.revocations
             && revocations.is_revoked(&claims).await?
         {
             return Err(AuthError::Revoked);
         }
         Ok(claims)
+    }
+
+    /// The claims of `token` when it was verified before and still stands: the key
+    /// its header selects is the one that verified it, and its times hold now.
+    /// Anything else goes through the full check (which says what is wrong).
+    fn remembered(&self, token: &str) -> Option<Arc<Claims>> {
+        let cache = self.inner.cache.as_ref()?;
+        let hit = cache.get(token)?;
+        let current = self.inner.keys.resolve_now(hit.kid.as_deref(), &hit.alg)?.ok()?;
+        if !Arc::ptr_eq(&current, &hit.key) {
+            cache.invalidate(token);
+            return None;
+        }
+        self.check_times(&hit.claims).ok()?;
+        Some(hit.claims.clone())
     }
 
     fn check(
@@ -228,17 +306,23 @@ impl Verifier {
         if !claims.aud.contains(&cfg.audience) {
             return Err(AuthError::InvalidClaim("aud"));
         }
+        self.check_times(&claims)?;
+        Ok(claims)
+    }
+
+    /// `exp` and `nbf` against the clock, with the leeway.
+    fn check_times(&self, claims: &Claims) -> Result<(), AuthError> {
+        let cfg = &self.inner.cfg;
         let now = self.inner.clock.now();
         let leeway = cfg.leeway.as_secs();
         if now > claims.exp.saturating_add(leeway) {
             return Err(AuthError::Expired);
         }
         match claims.nbf {
-            Some(nbf) if nbf > now.saturating_add(leeway) => return Err(AuthError::NotYetValid),
-            None if cfg.require_nbf => return Err(AuthError::InvalidClaim("nbf")),
-            _ => {}
+            Some(nbf) if nbf > now.saturating_add(leeway) => Err(AuthError::NotYetValid),
+            None if cfg.require_nbf => Err(AuthError::InvalidClaim("nbf")),
+            _ => Ok(()),
         }
-        Ok(claims)
     }
 }
 

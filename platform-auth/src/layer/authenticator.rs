@@ -118,7 +118,7 @@ impl Authenticator {
         match cred {
             Credential::Bearer(t) | Credential::Cookie(t) => {
                 let verifier = self.verifier.as_ref().ok_or(AuthError::Missing)?;
-                let claims = verifier.verify(t).await?;
+                let claims = verifier.verify_shared(t).await?;
                 let kind = match cred {
                     Credential::Cookie(_) => CredentialKind::SessionCookie,
                     _ => CredentialKind::Bearer,
