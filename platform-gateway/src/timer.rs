@@ -252,6 +252,16 @@ impl LazySleep {
     pub(crate) fn after(now: Instant, duration: Duration) -> Self {
         Self { deadline: now + duration, made: Some(now), precise: None, registered: None }
     }
+
+    /// Makes this a sleep of `duration` from `now`, keeping its place with the ticker:
+    /// a connection that waits for one request head after another re-arms one sleep
+    /// instead of registering and leaving a slot per request. A place due before the
+    /// new deadline wakes the task once for nothing, and it registers again then.
+    pub(crate) fn reset(&mut self, now: Instant, duration: Duration) {
+        self.deadline = now + duration;
+        self.made = Some(now);
+        self.precise = None;
+    }
 }
 
 impl Future for LazySleep {
@@ -389,6 +399,31 @@ mod tests {
         assert_eq!(used, Some(1), "only the sleep still waiting holds a slot");
         tokio::time::sleep(HORIZON + 4 * TICK).await;
         assert_eq!(counter.0.load(Ordering::SeqCst), 1, "woken once, for the kept sleep");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reset_sleep_keeps_one_slot_and_ends_at_its_new_deadline() {
+        let counter = Arc::new(Counter(std::sync::atomic::AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut sleep = LazySleep::after(Instant::now(), Duration::from_secs(10));
+        for _ in 0..100 {
+            // Like a connection waiting for one request head after another.
+            sleep.reset(Instant::now(), Duration::from_secs(10));
+            assert!(Pin::new(&mut sleep).poll(&mut cx).is_pending());
+        }
+        let used = TICKER.with(|t| t.borrow().as_ref().map(|t| t.lock().used));
+        assert_eq!(used, Some(1), "one slot, however often it is re-armed");
+        // Re-armed late: the old deadline passes and it does not fire.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let start = Instant::now();
+        sleep.reset(start, Duration::from_secs(10));
+        std::future::poll_fn(|cx| Pin::new(&mut sleep).poll(cx)).await;
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(10) && took < Duration::from_secs(10) + TICK,
+            "{took:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

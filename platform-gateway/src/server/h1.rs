@@ -35,7 +35,7 @@ use std::time::{Duration, SystemTime};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::FutureExt;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http::{Extensions, Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as HttpBody;
 use http_body_util::{BodyExt, Empty};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -89,7 +89,9 @@ pub(crate) async fn serve<I>(
 where
     I: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut conn = Conn { io, read: BytesMut::new(), write: Vec::new(), lines: Vec::new() };
+    let mut conn =
+        Conn { io, read: BytesMut::new(), write: Vec::new(), lines: Vec::new(), sleep: None };
+    let extensions = first_extensions(info);
     loop {
         let parsed = match conn.read_head(settings, watch).await {
             Next::Request(parsed) => parsed,
@@ -100,7 +102,7 @@ where
         };
         let head_request = parsed.method == Method::HEAD;
         let keep_alive = !parsed.close;
-        let res = match parsed.into_request(info, &conn.lines) {
+        let res = match parsed.into_request(&extensions, &conn.lines) {
             Ok(req) => gateway.serve(req).await.unwrap_or_else(|e: Infallible| match e {}),
             Err(res) => {
                 conn.write_response(*res, false, false).await;
@@ -131,6 +133,8 @@ struct Conn<I> {
     /// Where the header lines of the last head lie in it: (name start, name end, value
     /// start, value end). Kept between requests, so parsing does not allocate.
     lines: Vec<[u32; 4]>,
+    /// The header-read timeout, re-armed for each head (see [`LazySleep::reset`]).
+    sleep: Option<LazySleep>,
 }
 
 /// A request head read inline, before it becomes a [`Request`].
@@ -153,7 +157,7 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
     /// Reads until a complete request head is buffered (and parses it), the client
     /// closes, the timeout passes, the shutdown begins or hyper must take over.
     async fn read_head(&mut self, settings: Settings, watch: &mut ConnectionWatch) -> Next {
-        let mut sleep: Option<LazySleep> = None;
+        let mut armed = false;
         let mut searched = 0;
         std::future::poll_fn(|cx| {
             loop {
@@ -177,9 +181,16 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                     Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Next::Closed),
                     Poll::Ready(Ok(_)) => {}
                     Poll::Pending => {
-                        let sleep = sleep.get_or_insert_with(|| {
-                            LazySleep::after(Instant::now(), settings.header_read_timeout)
-                        });
+                        let timeout = settings.header_read_timeout;
+                        let sleep = match &mut self.sleep {
+                            Some(sleep) if armed => sleep,
+                            Some(sleep) => {
+                                sleep.reset(Instant::now(), timeout);
+                                sleep
+                            }
+                            None => self.sleep.insert(LazySleep::after(Instant::now(), timeout)),
+                        };
+                        armed = true;
                         if Pin::new(sleep).poll(cx).is_ready() {
                             tracing::debug!(target: "platform::gateway", "no complete request head within the header-read timeout; closing");
                             return Poll::Ready(Next::Closed);
@@ -437,7 +448,7 @@ impl Parsed {
     /// The request, or the 400 answer for a head `http` will not take.
     fn into_request(
         self,
-        info: &ConnectionInfo,
+        extensions: &Extensions,
         lines: &[[u32; 4]],
     ) -> Result<Request<Empty<Bytes>>, Box<Response<Body>>> {
         let bad = |message: String| {
@@ -461,9 +472,31 @@ impl Parsed {
         *req.uri_mut() = uri;
         *req.version_mut() = Version::HTTP_11;
         *req.headers_mut() = headers;
-        req.extensions_mut().insert(info.clone());
+        *req.extensions_mut() = extensions.clone();
         Ok(req)
     }
+}
+
+/// The extensions each request of a connection starts with: its [`ConnectionInfo`], in
+/// a map with room for the values the gateway adds to every request (trace context,
+/// client address, routing), so the map is not grown and rehashed on the way. A clone
+/// of a map keeps its capacity.
+fn first_extensions(info: &ConnectionInfo) -> Extensions {
+    #[derive(Clone, Copy)]
+    struct Room<const N: usize>;
+    let mut extensions = Extensions::new();
+    extensions.insert(info.clone());
+    extensions.insert(Room::<1>);
+    extensions.insert(Room::<2>);
+    extensions.insert(Room::<3>);
+    extensions.insert(Room::<4>);
+    extensions.insert(Room::<5>);
+    extensions.remove::<Room<1>>();
+    extensions.remove::<Room<2>>();
+    extensions.remove::<Room<3>>();
+    extensions.remove::<Room<4>>();
+    extensions.remove::<Room<5>>();
+    extensions
 }
 
 /// `value`'s hex digits (lower case) in `out`.
