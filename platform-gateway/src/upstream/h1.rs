@@ -121,6 +121,9 @@ pub(crate) struct H1Conn {
     write: Vec<u8>,
     /// How much the next read asks for (grows while reads fill it).
     read_size: usize,
+    /// Where the header lines of the last response head lie in it (name start, name
+    /// end, value start, value end); kept between responses, so parsing allocates once.
+    spans: Vec<[u32; 4]>,
 }
 
 impl std::fmt::Debug for H1Conn {
@@ -132,7 +135,13 @@ impl std::fmt::Debug for H1Conn {
 impl H1Conn {
     /// A connection over `io`, nothing read or written yet.
     pub(crate) fn new(io: Conn) -> Self {
-        Self { io, read: BytesMut::new(), write: Vec::new(), read_size: FIRST_READ }
+        Self {
+            io,
+            read: BytesMut::new(),
+            write: Vec::new(),
+            read_size: FIRST_READ,
+            spans: Vec::new(),
+        }
     }
 
     /// The connection itself, for hyper's client (an idle connection has nothing
@@ -250,7 +259,8 @@ impl H1Conn {
 
     fn parse_one_head(&mut self, head_request: bool) -> Result<Option<Parsed>, Error> {
         // (name start, name end, value start, value end) of each header line.
-        let mut spans = [[0u32; 4]; MAX_HEADERS];
+        let spans = &mut self.spans;
+        spans.clear();
         let (len, code, version, reason, count) = {
             let mut lines = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
             let mut res = httparse::Response::new(&mut []);
@@ -278,9 +288,9 @@ impl H1Conn {
                 let start = if s.is_empty() { 0 } else { s.as_ptr() as usize - base };
                 [start as u32, (start + s.len()) as u32]
             };
-            for (slot, line) in spans.iter_mut().zip(res.headers.iter()) {
+            for line in res.headers.iter() {
                 let ([ns, ne], [vs, ve]) = (span(line.name.as_bytes()), span(line.value));
-                *slot = [ns, ne, vs, ve];
+                spans.push([ns, ne, vs, ve]);
             }
             let code = res.code.unwrap_or_default();
             // Kept, as hyper does, when it is not the status code's usual one.
@@ -309,7 +319,7 @@ impl H1Conn {
         let mut keep_alive = version == Version::HTTP_11;
         let mut transfer_encoding = None::<bool>;
         let mut length = None::<Result<u64, Error>>;
-        for [ns, ne, vs, ve] in &spans[..count] {
+        for [ns, ne, vs, ve] in &self.spans[..count] {
             let name = HeaderName::from_bytes(&head[*ns as usize..*ne as usize])
                 .map_err(|e| Error::InvalidHead(format!("invalid header name: {e}")))?;
             let value = HeaderValue::from_maybe_shared(head.slice(*vs as usize..*ve as usize))

@@ -202,7 +202,7 @@ impl Pool {
         let mut fresh = false;
         loop {
             let (taken, reused) = if fresh {
-                shared.open(upgrade, inline).await?
+                Box::pin(shared.open(upgrade, inline)).await?
             } else {
                 shared.take(upgrade, inline).await?
             };
@@ -222,7 +222,10 @@ impl Pool {
                 }
                 Taken::Http1(mut tx) => {
                     shared.http1_form(&mut req);
-                    match tx.try_send_request(req).await {
+                    // hyper's exchanges boxed, as connecting is: the inline one is the
+                    // usual request, and the future all of them share is as large as
+                    // the largest.
+                    match Box::pin(tx.try_send_request(req)).await {
                         Ok(res) => {
                             shared.release(tx);
                             return Ok(res.map(UpstreamBody::Left));
@@ -232,7 +235,7 @@ impl Pool {
                 }
                 Taken::Http2(mut tx) => {
                     shared.http2_form(&mut req);
-                    match tx.try_send_request(req).await {
+                    match Box::pin(tx.try_send_request(req)).await {
                         Ok(res) => return Ok(res.map(UpstreamBody::Left)),
                         Err(e) => e,
                     }
@@ -294,7 +297,8 @@ impl Shared {
                 if inline {
                     return Ok((Taken::Inline(conn), true));
                 }
-                return Ok((Taken::Http1(http1_handshake(conn.into_io()).await?), true));
+                let handshake = Box::pin(http1_handshake(conn.into_io()));
+                return Ok((Taken::Http1(handshake.await?), true));
             }
             drop(conn);
             candidate = self.lock().inline.pop();
@@ -302,7 +306,10 @@ impl Shared {
         if inline && let Some(tx) = pop_http1(&mut self.lock(), now, expiry) {
             return Ok((Taken::Http1(tx), true));
         }
-        self.open(upgrade, inline).await
+        // Boxed: connecting (TCP, TLS, handshakes) is a large state machine that would
+        // otherwise be part of every request's future, moved with it, however rarely
+        // it runs.
+        Box::pin(self.open(upgrade, inline)).await
     }
 
     /// A new connection for the next request (or the shared HTTP/2 one).
