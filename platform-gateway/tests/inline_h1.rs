@@ -218,3 +218,22 @@ async fn an_invalid_request_target_gets_400() {
         }
     }
 }
+
+#[tokio::test]
+async fn http_1_0_and_expect_go_to_hyper_and_are_answered() {
+    for (inline, gw) in both(ServerConfig::default()).await {
+        // HTTP/1.0 closes after the response unless asked otherwise.
+        let text = raw(gw, b"GET /old HTTP/1.0\r\nHost: x\r\n\r\n").await;
+        assert_eq!(raw_status(&text), 200, "inline {inline}: {text}");
+        assert_eq!(raw_json(&text)["uri"], "/old");
+        // `Expect: 100-continue` with a body: hyper's interim response, then the answer.
+        let text = raw(
+            gw,
+            b"POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        )
+        .await;
+        let last = responses(&text).pop().unwrap_or_else(|| panic!("inline {inline}: {text}"));
+        assert_eq!(raw_status(last), 200, "inline {inline}: {text}");
+        assert_eq!(raw_json(last)["body_len"], 3, "inline {inline}");
+    }
+}
