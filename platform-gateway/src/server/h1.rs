@@ -48,7 +48,7 @@ use crate::body::Body;
 use crate::error::json_error;
 use crate::gateway::Gateway;
 use crate::timer::LazySleep;
-use crate::upstream::h1::{has_token, header_line};
+use crate::upstream::h1::{content_length, has_token, header_line, span};
 
 /// Header lines a head read here may have; a head with more goes to hyper, whose limit
 /// (and 431) applies.
@@ -145,12 +145,6 @@ struct Parsed {
     target: [u32; 2],
     /// `Connection: close`.
     close: bool,
-}
-
-/// Where `part` (a slice of `base`) lies in it.
-fn span(base: &[u8], part: &[u8]) -> [u32; 2] {
-    let start = if part.is_empty() { 0 } else { part.as_ptr() as usize - base.as_ptr() as usize };
-    [start as u32, (start + part.len()) as u32]
 }
 
 impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
@@ -298,9 +292,9 @@ impl<I: AsyncRead + AsyncWrite + Unpin> Conn<I> {
                 if bodiless_status || length.is_some() {
                     continue;
                 }
-                match parse_length(value.as_bytes()) {
-                    Some(n) => length = Some(n),
-                    None => continue,
+                match content_length(value.as_bytes(), None) {
+                    Ok(n) => length = Some(n),
+                    Err(_) => continue,
                 }
             } else if *name == header::CONNECTION {
                 if has_token(value.as_bytes(), b"close") {
@@ -514,15 +508,6 @@ fn hex(value: usize, out: &mut [u8; 18]) -> &[u8] {
     }
 }
 
-/// A `Content-Length` value: digits only.
-fn parse_length(value: &[u8]) -> Option<u64> {
-    let digits = value.trim_ascii();
-    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(digits.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
-}
-
 /// A connection whose first reads return bytes already read from it.
 pub(crate) struct Prefixed<I> {
     prefix: Bytes,
@@ -643,11 +628,11 @@ mod tests {
 
     #[test]
     fn content_length_values() {
-        assert_eq!(parse_length(b" 42 "), Some(42));
-        assert_eq!(parse_length(b"4 2"), None);
-        assert_eq!(parse_length(b"-1"), None);
-        assert_eq!(parse_length(b""), None);
-        assert_eq!(parse_length(b"99999999999999999999"), None);
+        assert_eq!(content_length(b" 42 ", None).ok(), Some(42));
+        assert_eq!(content_length(b"4 2", None).ok(), None);
+        assert_eq!(content_length(b"-1", None).ok(), None);
+        assert_eq!(content_length(b"", None).ok(), None);
+        assert_eq!(content_length(b"99999999999999999999", None).ok(), None);
     }
 
     #[tokio::test]

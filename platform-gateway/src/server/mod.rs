@@ -253,7 +253,6 @@ impl Server {
             }
             return;
         }
-        let _ = self.header_read_timeout;
         self.serve_io(stream, peer, "http", shutdown).await;
     }
 

@@ -282,12 +282,7 @@ impl H1Conn {
             if len > MAX_HEAD_BYTES {
                 return Err(Error::HeadTooLarge);
             }
-            // Where a slice httparse returned lies in `buf` (an empty one anywhere).
-            let base = buf.as_ptr() as usize;
-            let span = |s: &[u8]| {
-                let start = if s.is_empty() { 0 } else { s.as_ptr() as usize - base };
-                [start as u32, (start + s.len()) as u32]
-            };
+            let span = |part: &[u8]| span(buf, part);
             for line in res.headers.iter() {
                 let ([ns, ne], [vs, ve]) = (span(line.name.as_bytes()), span(line.value));
                 spans.push([ns, ne, vs, ve]);
@@ -391,6 +386,13 @@ enum Framing {
     Close,
 }
 
+/// Where `part`, a slice httparse returned from `base`, lies in it (an empty one
+/// anywhere).
+pub(crate) fn span(base: &[u8], part: &[u8]) -> [u32; 2] {
+    let start = if part.is_empty() { 0 } else { part.as_ptr() as usize - base.as_ptr() as usize };
+    [start as u32, (start + part.len()) as u32]
+}
+
 pub(crate) fn header_line(w: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     w.extend_from_slice(name);
     w.extend_from_slice(b": ");
@@ -410,7 +412,7 @@ fn last_token_is(value: &[u8], token: &[u8]) -> bool {
 
 /// The length a `Content-Length` value gives (a comma-separated list of equal
 /// numbers counts as one), checked against an earlier value `seen`.
-fn content_length(value: &[u8], seen: Option<u64>) -> Result<u64, Error> {
+pub(crate) fn content_length(value: &[u8], seen: Option<u64>) -> Result<u64, Error> {
     let mut found = seen;
     for part in value.split(|b| *b == b',') {
         let digits = part.trim_ascii();
