@@ -289,17 +289,33 @@ impl Future for LazySleep {
     }
 }
 
-/// `fut`, or `Err(())` when it is not done within `after` (a [`LazySleep`] timer).
-pub(crate) async fn timeout<F: Future>(after: Duration, fut: F) -> Result<F::Output, ()> {
-    let mut fut = std::pin::pin!(fut);
-    let mut sleep = LazySleep::after(Instant::now(), after);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = fut.as_mut().poll(cx) {
+/// `fut`, or `Err(())` when it is not done within `after` (a [`LazySleep`] timer),
+/// counted from now.
+pub(crate) fn timeout<F: Future>(after: Duration, fut: F) -> Timeout<F> {
+    Timeout { fut, sleep: LazySleep::after(Instant::now(), after) }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`timeout`]: the wrapped future and its sleep side by side (an
+    /// `async fn` would hold the wrapped future twice, as its argument and as its
+    /// local, and the request's whole exchange is in it).
+    pub(crate) struct Timeout<F> {
+        #[pin]
+        fut: F,
+        sleep: LazySleep,
+    }
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(out) = this.fut.poll(cx) {
             return Poll::Ready(Ok(out));
         }
-        Pin::new(&mut sleep).poll(cx).map(Err)
-    })
-    .await
+        Pin::new(this.sleep).poll(cx).map(Err)
+    }
 }
 
 /// hyper's timer (the HTTP/1 header-read timeout) over [`LazySleep`].

@@ -20,7 +20,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use endpoint::Endpoint;
-pub(crate) use endpoint::EndpointSet;
+pub(crate) use endpoint::{EndpointSet, InFlight};
 pub(crate) use pick::Balancer;
 pub(crate) use ring::hash_key;
 #[cfg(feature = "canary")]

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use futures_util::FutureExt;
 use http::{Request, Response};
 use platform_core::BoxError;
 use platform_core::resilience::{CircuitBreakerLayer, RateLimitLayer, RetryLayer, TimeoutLayer};
@@ -58,16 +59,15 @@ impl Service<Request<Body>> for Proxy {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let upstream = self.backend.select(&req);
-        let host = self.host.clone();
         if !self.backend.observes() {
-            return Box::pin(async move { upstream.forward(req, &host).await });
+            return Box::pin(upstream.forward(req, &self.host));
         }
         let observation = Observation::start(self.backend.clone(), upstream.clone());
-        Box::pin(async move {
-            let result = upstream.forward(req, &host).await;
+        let forwarding = upstream.forward(req, &self.host);
+        Box::pin(forwarding.map(move |result| {
             observation.finish(&result);
             result
-        })
+        }))
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use http::uri::Authority;
 use http::{Request, Response};
 use platform_core::classify::{Classify, HttpClassifier, Outcome, default_error_outcome};
@@ -107,19 +108,20 @@ impl Service<Request<Body>> for EndpointClient {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let inner = self.inner.clone();
-        Box::pin(async move {
-            let after = inner.response_timeout;
-            match crate::timer::timeout(after, inner.pool.send(req)).await {
-                Ok(Ok(res)) => Ok(res),
-                Ok(Err(e)) => Err(inner.name_error(e)),
-                Err(_) => Err(ProxyError::ResponseTimeout {
-                    upstream: inner.upstream.clone(),
-                    endpoint: inner.endpoint.clone(),
-                    after,
-                    source: Elapsed::new(after),
-                }),
-            }
-        })
+        let after = inner.response_timeout;
+        // Combinators rather than an `async` block, which would hold the exchange's
+        // future twice (moved in, then pinned).
+        let exchange = crate::timer::timeout(after, inner.pool.send(req));
+        Box::pin(exchange.map(move |result| match result {
+            Ok(Ok(res)) => Ok(res),
+            Ok(Err(e)) => Err(inner.name_error(e)),
+            Err(()) => Err(ProxyError::ResponseTimeout {
+                upstream: inner.upstream.clone(),
+                endpoint: inner.endpoint.clone(),
+                after,
+                source: Elapsed::new(after),
+            }),
+        }))
     }
 }
 

@@ -1,6 +1,8 @@
 //! Sending one attempt of a request to one endpoint of an upstream.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
 
 use http::uri::{PathAndQuery, Uri};
 use http::{HeaderValue, Request, Response, StatusCode, Version, header};
@@ -11,7 +13,7 @@ use tower_service::Service;
 
 use super::client::client_caused;
 use super::idle::IdleTimeout;
-use super::{Attempts, Upstream, upgrade};
+use super::{Attempts, EndpointService, Upstream, upgrade};
 use crate::balance::{BalancePolicy, HashKey, hash_key};
 use crate::body::{self, Body};
 use crate::error::ProxyError;
@@ -51,11 +53,19 @@ impl Upstream {
 
     /// Picks an endpoint and sends `req` to it; the response streams back with its
     /// hop-by-hop headers removed.
-    pub(crate) async fn forward(
-        &self,
-        mut req: Request<Body>,
-        host: &HostPolicy,
-    ) -> Result<Response<Body>, BoxError> {
+    ///
+    /// The endpoint is picked and the request prepared and handed to the endpoint's
+    /// client at once: the future returned holds only what the response needs (the
+    /// request itself has moved on), so the boxed future around it stays small.
+    pub(crate) fn forward(&self, req: Request<Body>, host: &HostPolicy) -> Forwarding {
+        match self.send(req, host) {
+            Ok(sending) => Forwarding { inner: self.inner.clone(), sending: Ok(sending) },
+            Err(e) => Forwarding { inner: self.inner.clone(), sending: Err(Some(e)) },
+        }
+    }
+
+    /// The synchronous part of [`forward`](Self::forward): picks, prepares, calls.
+    fn send(&self, mut req: Request<Body>, host: &HostPolicy) -> Result<Sending, BoxError> {
         let inner = &self.inner;
         let key = self.hash_of(&req);
         let attempts = req.extensions().get::<Attempts>().cloned();
@@ -128,10 +138,119 @@ impl Upstream {
         let in_flight = endpoint.start();
         let started = Instant::now();
         let mut service = endpoint.service.clone();
-        let result = match std::future::poll_fn(|cx| service.poll_ready(cx)).await {
-            Ok(()) => service.call(req).await,
-            Err(e) => Err(e),
+        // The endpoint's client is always ready (its pool opens connections on demand);
+        // a stack that is not is waited for in the response future.
+        let call = match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(Ok(())) => Call::Called(service.call(req)),
+            Poll::Ready(Err(e)) => Call::Failed(Some(e)),
+            Poll::Pending => Call::NotReady(Box::new((service, Some(req)))),
         };
+        Ok(Sending {
+            call,
+            endpoint,
+            in_flight,
+            started,
+            client_upgrade,
+            websocket_key,
+            extended_connect,
+            grpc,
+        })
+    }
+}
+
+/// The future of [`Upstream::forward`]: the endpoint's response, recorded and prepared
+/// for the client.
+pub(crate) struct Forwarding {
+    inner: Arc<super::Inner>,
+    /// The request handed to its endpoint, or why it could not be (taken when done).
+    sending: Result<Sending, Option<BoxError>>,
+}
+
+impl Future for Forwarding {
+    type Output = Result<Response<Body>, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let sending = match &mut this.sending {
+            Ok(sending) => sending,
+            Err(e) => {
+                return Poll::Ready(Err(e.take().expect("Forwarding polled after completion")));
+            }
+        };
+        let result = ready!(sending.call.poll(cx));
+        match std::mem::replace(&mut this.sending, Err(None)) {
+            Ok(sending) => Poll::Ready(sending.finish(&this.inner, result)),
+            Err(_) => unreachable!("checked above"),
+        }
+    }
+}
+
+/// What the endpoint's client answers.
+type EndpointResponse = <EndpointService as Service<Request<Body>>>::Response;
+
+/// How the endpoint's client was called.
+enum Call {
+    Called(<EndpointService as Service<Request<Body>>>::Future),
+    Failed(Option<BoxError>),
+    /// Rare: the client was not ready (boxed, to keep the usual future small).
+    NotReady(Box<(EndpointService, Option<Request<Body>>)>),
+}
+
+impl Call {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<EndpointResponse, BoxError>> {
+        loop {
+            match self {
+                Call::Called(fut) => return Pin::new(fut).poll(cx),
+                Call::Failed(e) => {
+                    return Poll::Ready(Err(e
+                        .take()
+                        .unwrap_or_else(|| "endpoint call failed".into())));
+                }
+                Call::NotReady(pending) => {
+                    let (service, req) = &mut **pending;
+                    if let Err(e) = ready!(service.poll_ready(cx)) {
+                        *self = Call::Failed(Some(e));
+                        continue;
+                    }
+                    match req.take() {
+                        Some(req) => *self = Call::Called(service.call(req)),
+                        None => *self = Call::Failed(None),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A request handed to its endpoint, and what its response needs.
+struct Sending {
+    call: Call,
+    endpoint: Arc<crate::balance::Endpoint>,
+    in_flight: crate::balance::InFlight,
+    started: Instant,
+    client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    websocket_key: Option<HeaderValue>,
+    extended_connect: bool,
+    grpc: bool,
+}
+
+impl Sending {
+    /// Records the endpoint's response (or failure) and prepares it for the client.
+    fn finish(
+        self,
+        inner: &super::Inner,
+        result: Result<EndpointResponse, BoxError>,
+    ) -> Result<Response<Body>, BoxError> {
+        let Sending {
+            call: _,
+            endpoint,
+            in_flight,
+            started,
+            client_upgrade,
+            websocket_key,
+            extended_connect,
+            grpc,
+        } = self;
         let answered = Instant::now();
         let rtt = answered.saturating_duration_since(started);
         drop(in_flight);

@@ -185,10 +185,14 @@ impl Pool {
     }
 
     /// Sends `req` on a pooled or new connection; see the [module docs](self).
-    pub(crate) async fn send(
+    ///
+    /// The usual request — inline, with an idle connection at hand — is encoded at once
+    /// and its future is just that exchange and the request (kept for the one retry);
+    /// anything else (connecting, hyper's client, the retry) runs in a boxed future.
+    pub(crate) fn send(
         &self,
-        mut req: Request<Body>,
-    ) -> Result<Response<UpstreamBody>, SendError> {
+        req: Request<Body>,
+    ) -> impl Future<Output = Result<Response<UpstreamBody>, SendError>> + Send + 'static {
         let shared = &self.shared;
         let http2_only = shared.connectors.http2_only;
         let upgrade = !http2_only && req.headers().contains_key(header::UPGRADE);
@@ -197,55 +201,130 @@ impl Pool {
             && req.version() == Version::HTTP_11
             && req.method() != Method::CONNECT
             && req.body().is_end_stream();
-        // Set when a reused connection failed an inline request before anything of the
-        // response arrived: the one retry goes on a new connection.
-        let mut fresh = false;
-        loop {
-            let (taken, reused) = if fresh {
-                Box::pin(shared.open(upgrade, inline)).await?
-            } else {
-                shared.take(upgrade, inline).await?
+        let idle = if inline { shared.take_inline_now() } else { None };
+        let Some(mut conn) = idle else {
+            return Sending {
+                exchange: None,
+                retry: None,
+                slow: Some(Box::pin(send_slow(shared.clone(), req, upgrade, inline, false))),
             };
-            let mut failed: TrySendError<Request<Body>> = match taken {
-                Taken::Inline(mut conn) => {
-                    let sent = conn.encode_head(&req, &shared.host);
-                    let home: Arc<dyn Recycle> = shared.clone();
-                    match h1::send(conn, sent, home).await {
-                        Ok(res) => return Ok(res.map(UpstreamBody::Right)),
-                        Err(e) if reused && e.nothing_received() && idempotent(req.method()) => {
-                            tracing::debug!(target: "platform::gateway", error = %e, "reused upstream connection failed; sending again on a new one");
-                            fresh = true;
-                            continue;
-                        }
-                        Err(e) => return Err(SendError::Inline(e)),
+        };
+        let sent = conn.encode_head(&req, &shared.host);
+        let home: Arc<dyn Recycle> = shared.clone();
+        Sending {
+            exchange: Some(h1::send(conn, sent, home)),
+            retry: Some((req, shared.clone())),
+            slow: None,
+        }
+    }
+}
+
+type SlowSend = std::pin::Pin<
+    Box<dyn Future<Output = Result<Response<UpstreamBody>, SendError>> + Send + 'static>,
+>;
+
+pin_project_lite::pin_project! {
+    /// The future of [`Pool::send`]: an inline exchange on a reused connection, then,
+    /// if that connection turned out closed before any of the response came and the
+    /// request may be sent again, the boxed slow path on a new connection.
+    struct Sending<X> {
+        #[pin]
+        exchange: Option<X>,
+        retry: Option<(Request<Body>, Arc<Shared>)>,
+        slow: Option<SlowSend>,
+    }
+}
+
+impl<X> Future for Sending<X>
+where
+    X: Future<Output = Result<Response<H1Body>, h1::Error>>,
+{
+    type Output = Result<Response<UpstreamBody>, SendError>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let mut this = self.project();
+        if let Some(exchange) = this.exchange.as_mut().as_pin_mut() {
+            let result = std::task::ready!(exchange.poll(cx));
+            this.exchange.set(None);
+            match result {
+                Ok(res) => return std::task::Poll::Ready(Ok(res.map(UpstreamBody::Right))),
+                Err(e) => match this.retry.take() {
+                    Some((req, shared)) if e.nothing_received() && idempotent(req.method()) => {
+                        tracing::debug!(target: "platform::gateway", error = %e, "reused upstream connection failed; sending again on a new one");
+                        *this.slow = Some(Box::pin(send_slow(shared, req, false, true, true)));
                     }
-                }
-                Taken::Http1(mut tx) => {
-                    shared.http1_form(&mut req);
-                    // hyper's exchanges boxed, as connecting is: the inline one is the
-                    // usual request, and the future all of them share is as large as
-                    // the largest.
-                    match Box::pin(tx.try_send_request(req)).await {
-                        Ok(res) => {
-                            shared.release(tx);
-                            return Ok(res.map(UpstreamBody::Left));
-                        }
-                        Err(e) => e,
-                    }
-                }
-                Taken::Http2(mut tx) => {
-                    shared.http2_form(&mut req);
-                    match Box::pin(tx.try_send_request(req)).await {
-                        Ok(res) => return Ok(res.map(UpstreamBody::Left)),
-                        Err(e) => e,
-                    }
-                }
-            };
-            match failed.take_message() {
-                // The reused connection closed before the request went out: another one.
-                Some(unsent) if reused => req = unsent,
-                _ => return Err(SendError::Http(failed.into_error())),
+                    _ => return std::task::Poll::Ready(Err(SendError::Inline(e))),
+                },
             }
+        }
+        match this.slow {
+            Some(slow) => slow.as_mut().poll(cx),
+            None => panic!("Pool::send polled after completion"),
+        }
+    }
+}
+
+/// [`Pool::send`] when the request is not inline or no idle connection is at hand, and
+/// its retry: takes or opens a connection (a new one when `fresh`) and sends.
+async fn send_slow(
+    shared: Arc<Shared>,
+    mut req: Request<Body>,
+    upgrade: bool,
+    inline: bool,
+    fresh: bool,
+) -> Result<Response<UpstreamBody>, SendError> {
+    let shared = &shared;
+    // Set when a reused connection failed an inline request before anything of the
+    // response arrived: the one retry goes on a new connection.
+    let mut fresh = fresh;
+    loop {
+        let (taken, reused) = if fresh {
+            Box::pin(shared.open(upgrade, inline)).await?
+        } else {
+            shared.take(upgrade, inline).await?
+        };
+        let mut failed: TrySendError<Request<Body>> = match taken {
+            Taken::Inline(mut conn) => {
+                let sent = conn.encode_head(&req, &shared.host);
+                let home: Arc<dyn Recycle> = shared.clone();
+                match h1::send(conn, sent, home).await {
+                    Ok(res) => return Ok(res.map(UpstreamBody::Right)),
+                    Err(e) if reused && e.nothing_received() && idempotent(req.method()) => {
+                        tracing::debug!(target: "platform::gateway", error = %e, "reused upstream connection failed; sending again on a new one");
+                        fresh = true;
+                        continue;
+                    }
+                    Err(e) => return Err(SendError::Inline(e)),
+                }
+            }
+            Taken::Http1(mut tx) => {
+                shared.http1_form(&mut req);
+                // hyper's exchanges boxed, as connecting is: the inline one is the
+                // usual request, and the future all of them share is as large as
+                // the largest.
+                match Box::pin(tx.try_send_request(req)).await {
+                    Ok(res) => {
+                        shared.release(tx);
+                        return Ok(res.map(UpstreamBody::Left));
+                    }
+                    Err(e) => e,
+                }
+            }
+            Taken::Http2(mut tx) => {
+                shared.http2_form(&mut req);
+                match Box::pin(tx.try_send_request(req)).await {
+                    Ok(res) => return Ok(res.map(UpstreamBody::Left)),
+                    Err(e) => e,
+                }
+            }
+        };
+        match failed.take_message() {
+            // The reused connection closed before the request went out: another one.
+            Some(unsent) if reused => req = unsent,
+            _ => return Err(SendError::Http(failed.into_error())),
         }
     }
 }
@@ -261,6 +340,29 @@ impl Pool {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// For an inline request, the idle inline connection [`take`](Self::take) would
+    /// give it, if there is one and no HTTP/2 connection is shared; never waits.
+    fn take_inline_now(&self) -> Option<H1Conn> {
+        let now = Instant::now();
+        let expiry = self.connectors.idle_timeout;
+        let mut candidate = {
+            let mut idle = self.lock();
+            if idle.http2.is_some() {
+                return None;
+            }
+            idle.inline.pop()
+        };
+        // Checked outside the lock: the check reads the socket, a closed one is dropped.
+        while let Some((mut conn, since)) = candidate.take() {
+            if now.saturating_duration_since(since) < expiry && conn.is_open() {
+                return Some(conn);
+            }
+            drop(conn);
+            candidate = self.lock().inline.pop();
+        }
+        None
     }
 
     /// A connection for the next request, and whether it was used before: the shared
