@@ -1,6 +1,6 @@
 use std::task::{Context, Poll};
 
-use http::{HeaderName, Request, Response};
+use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 use tracing::field::Empty;
@@ -87,10 +87,10 @@ where
         let ctx = super::otel::client_ids(&span, ctx);
         ctx.record_on(&span);
         let headers = req.headers_mut();
-        headers.insert(HeaderName::from_static(TRACEPARENT), ctx.traceparent().to_header_value());
+        headers.insert(TRACEPARENT, ctx.traceparent().to_header_value());
         for (name, value) in [(TRACESTATE, &ctx.tracestate), (BAGGAGE, &ctx.baggage)] {
             if let Some(v) = value {
-                headers.entry(HeaderName::from_static(name)).or_insert_with(|| v.clone());
+                headers.entry(name).or_insert_with(|| v.clone());
             }
         }
         let fut = {

@@ -10,9 +10,11 @@ use super::config::{TraceConfig, TraceConfigError};
 use super::context::{Enter, SpanId, TraceContext, TraceParent};
 use super::future::ServerResponseFuture;
 
-pub(crate) const TRACEPARENT: &str = "traceparent";
-pub(crate) const TRACESTATE: &str = "tracestate";
-pub(crate) const BAGGAGE: &str = "baggage";
+// Header names made once, at compile time: looking a map up by `&str` parses and
+// validates the name on every call.
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+pub(crate) const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+pub(crate) const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 
 #[derive(Debug)]
 struct Shared {
@@ -117,14 +119,14 @@ impl<S> ServerTrace<S> {
 
 /// The incoming trace context, if `traceparent` is present and valid.
 pub(crate) fn extract(headers: &HeaderMap) -> Option<TraceContext> {
-    let tp = headers.get(TRACEPARENT)?.to_str().ok().and_then(TraceParent::parse)?;
+    let tp = headers.get(&TRACEPARENT)?.to_str().ok().and_then(TraceParent::parse)?;
     Some(TraceContext {
         trace_id: tp.trace_id,
         span_id: SpanId::random(),
         parent_id: Some(tp.parent_id),
         flags: tp.flags,
-        tracestate: headers.get(TRACESTATE).cloned(),
-        baggage: headers.get(BAGGAGE).cloned(),
+        tracestate: headers.get(&TRACESTATE).cloned(),
+        baggage: headers.get(&BAGGAGE).cloned(),
     })
 }
 
