@@ -624,6 +624,21 @@ mod tests {
         }
         assert_eq!(find_head_end(b"GET / HTTP/1.1\nHost: a\n\n", 0), Some(24));
         assert_eq!(find_head_end(b"GET / HTTP/1.1\r\nHost: a\r\n", 0), None);
+        // Long enough for the vectorized search's wide steps, with the blank line
+        // anywhere relative to them.
+        for pad in [0, 1, 15, 31, 63, 200] {
+            let head = format!(
+                "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {}\r\nX-Pad: {}\r\n\r\nbody\r\n\r\n",
+                "t".repeat(300),
+                "p".repeat(pad)
+            );
+            let want = head.find("\r\n\r\n").map(|i| i + 4);
+            for cut in [1, 17, 64, 150, 320, head.len() - 1] {
+                let first = find_head_end(&head.as_bytes()[..cut], 0);
+                let end = first.or_else(|| find_head_end(head.as_bytes(), cut));
+                assert_eq!(end, want, "pad {pad}, cut at {cut}");
+            }
+        }
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl Inspector {
                     }
                 }
                 State::ChunkSize { line } => {
-                    let Some(pos) = data.iter().position(|b| *b == b'\n') else {
+                    let Some(pos) = memchr::memchr(b'\n', data) else {
                         line.extend_from_slice(data);
                         if line.len() > 4096 {
                             self.state = State::Off;
@@ -114,7 +114,7 @@ impl Inspector {
                         self.state = State::ChunkEnd;
                     }
                 }
-                State::ChunkEnd => match data.iter().position(|b| *b == b'\n') {
+                State::ChunkEnd => match memchr::memchr(b'\n', data) {
                     Some(pos) => {
                         data = &data[pos + 1..];
                         self.state = State::ChunkSize { line: Vec::new() };
@@ -295,17 +295,15 @@ fn scan(head: &[u8]) -> Option<Framing<'_>> {
 /// The end of a head (just past the first `\r\n\r\n` or `\n\n`), if `buf` holds one;
 /// only line ends at or after `from` are looked at (earlier bytes were searched before).
 pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut at = from;
-    while let Some(i) = buf.get(at..)?.iter().position(|b| *b == b'\n') {
-        let lf = at + i;
-        let blank_line = (lf >= 1 && buf[lf - 1] == b'\n')
-            || (lf >= 3 && buf[lf - 1] == b'\r' && buf[lf - 2] == b'\n' && buf[lf - 3] == b'\r');
-        if blank_line {
-            return Some(lf + 1);
-        }
-        at = lf + 1;
-    }
-    None
+    // memchr's vectorized search: a byte-at-a-time loop cost about five instructions a
+    // byte, and heads with cookies or bearer tokens run to hundreds of bytes.
+    memchr::memchr_iter(b'\n', buf.get(from..)?)
+        .map(|i| from + i)
+        .find(|&lf| {
+            (lf >= 1 && buf[lf - 1] == b'\n')
+                || (lf >= 3 && buf[lf - 1] == b'\r' && buf[lf - 2] == b'\n' && buf[lf - 3] == b'\r')
+        })
+        .map(|lf| lf + 1)
 }
 
 /// The size of a chunk-size line (`1a;ext=x\r`).
