@@ -222,6 +222,16 @@ awk -v g="${rps[gateway-bare]}" -v n="${rps[nginx]}" -v f="${rps[gateway-full]}"
     printf "full stack / bare routing: %.2f (target >= 0.85)\n", f / g }'
 awk -v g="${cpu[gateway-bare]}" -v n="${cpu[nginx]}" -v f="${cpu[gateway-full]}" 'BEGIN {
     printf "CPU per request: gateway bare / nginx %.2f; full / bare %.2f\n", g / n, f / g }'
+# The same ratios round by round (rounds are interleaved, so each pair ran minutes apart
+# at most): their spread says how much of the median's distance from 1.00 is noise.
+paste <(printf '%s' "${results[gateway-bare]}") <(printf '%s' "${results[nginx]}") \
+    <(printf '%s' "${results[gateway-full]}") | awk 'NF {
+        r = $1 / $5; f = $9 / $1
+        rmin = (NR == 1 || r < rmin) ? r : rmin; rmax = (NR == 1 || r > rmax) ? r : rmax
+        fmin = (NR == 1 || f < fmin) ? f : fmin; fmax = (NR == 1 || f > fmax) ? f : fmax
+        ahead += (r >= 1) }
+    END { printf "per round: gateway / nginx %.2f-%.2f (at or above 1.00 in %d of %d); full / bare %.2f-%.2f\n",
+                 rmin, rmax, ahead, NR, fmin, fmax }'
 
 # Phase 2: the same paths at one fixed rate (hey: RATE_WORKERS connections, each
 # limited to RATE / RATE_WORKERS requests/s). hey reports each response time to 0.1 ms.
