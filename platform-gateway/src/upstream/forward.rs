@@ -143,7 +143,7 @@ impl Upstream {
         let call = match service.poll_ready(&mut Context::from_waker(Waker::noop())) {
             Poll::Ready(Ok(())) => Call::Called(service.call(req)),
             Poll::Ready(Err(e)) => Call::Failed(Some(e)),
-            Poll::Pending => Call::NotReady(Box::new((service, Some(req)))),
+            Poll::Pending => Call::NotReady(Box::new((service, req))),
         };
         Ok(Sending {
             call,
@@ -193,7 +193,7 @@ enum Call {
     Called(<EndpointService as Service<Request<Body>>>::Future),
     Failed(Option<BoxError>),
     /// Rare: the client was not ready (boxed, to keep the usual future small).
-    NotReady(Box<(EndpointService, Option<Request<Body>>)>),
+    NotReady(Box<(EndpointService, Request<Body>)>),
 }
 
 impl Call {
@@ -204,17 +204,16 @@ impl Call {
                 Call::Failed(e) => {
                     return Poll::Ready(Err(e
                         .take()
-                        .unwrap_or_else(|| "endpoint call failed".into())));
+                        .expect("endpoint call polled after completion")));
                 }
                 Call::NotReady(pending) => {
-                    let (service, req) = &mut **pending;
-                    if let Err(e) = ready!(service.poll_ready(cx)) {
+                    if let Err(e) = ready!(pending.0.poll_ready(cx)) {
                         *self = Call::Failed(Some(e));
                         continue;
                     }
-                    match req.take() {
-                        Some(req) => *self = Call::Called(service.call(req)),
-                        None => *self = Call::Failed(None),
+                    if let Call::NotReady(pending) = std::mem::replace(self, Call::Failed(None)) {
+                        let (mut service, req) = *pending;
+                        *self = Call::Called(service.call(req));
                     }
                 }
             }
@@ -241,19 +240,10 @@ impl Sending {
         inner: &super::Inner,
         result: Result<EndpointResponse, BoxError>,
     ) -> Result<Response<Body>, BoxError> {
-        let Sending {
-            call: _,
-            endpoint,
-            in_flight,
-            started,
-            client_upgrade,
-            websocket_key,
-            extended_connect,
-            grpc,
-        } = self;
+        let endpoint = &self.endpoint;
         let answered = Instant::now();
-        let rtt = answered.saturating_duration_since(started);
-        drop(in_flight);
+        let rtt = answered.saturating_duration_since(self.started);
+        drop(self.in_flight);
         match &result {
             Ok(res) => {
                 let status = res.status();
@@ -270,12 +260,13 @@ impl Sending {
         let (upstream, address) = (inner.name.clone(), endpoint.address().clone());
 
         if res.status() == StatusCode::SWITCHING_PROTOCOLS
-            && let Some(client_side) = client_upgrade
+            && let Some(client_side) = self.client_upgrade
         {
             let upstream_side = hyper::upgrade::on(&mut res);
             let res = upgrade::emptied(res);
-            let res = if extended_connect {
-                upgrade::accept_extended_connect(res, websocket_key.as_ref(), &upstream, &address)?
+            let res = if self.extended_connect {
+                let key = self.websocket_key.as_ref();
+                upgrade::accept_extended_connect(res, key, &upstream, &address)?
             } else {
                 let protocol = res.headers().get(header::UPGRADE).cloned();
                 let mut res = res;
@@ -288,11 +279,11 @@ impl Sending {
             tokio::spawn(upgrade::tunnel(client_side, upstream_side, upstream));
             return Ok(res);
         }
-        if extended_connect && res.status().is_success() {
+        if self.extended_connect && res.status().is_success() {
             return Err(upgrade::not_switched(&upstream, &address, res.status()).into());
         }
         strip_hop_by_hop(res.headers_mut());
-        if grpc {
+        if self.grpc {
             res.extensions_mut().insert(FromUpstream);
         }
         let after = inner.config.idle_timeout;

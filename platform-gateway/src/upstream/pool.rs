@@ -252,8 +252,7 @@ where
             match result {
                 Ok(res) => return std::task::Poll::Ready(Ok(res.map(UpstreamBody::Right))),
                 Err(e) => match this.retry.take() {
-                    Some((req, shared)) if e.nothing_received() && idempotent(req.method()) => {
-                        tracing::debug!(target: "platform::gateway", error = %e, "reused upstream connection failed; sending again on a new one");
+                    Some((req, shared)) if resend_on_new(&e, req.method()) => {
                         *this.slow = Some(Box::pin(send_slow(shared, req, false, true, true)));
                     }
                     _ => return std::task::Poll::Ready(Err(SendError::Inline(e))),
@@ -265,6 +264,17 @@ where
             None => panic!("Pool::send polled after completion"),
         }
     }
+}
+
+/// Whether an inline request whose reused connection failed with `e` goes once more on a
+/// new connection: nothing of the response arrived (the endpoint most likely closed the
+/// idle connection) and the method may be sent again. Logs the decision to resend.
+fn resend_on_new(e: &h1::Error, method: &Method) -> bool {
+    let resend = e.nothing_received() && idempotent(method);
+    if resend {
+        tracing::debug!(target: "platform::gateway", error = %e, "reused upstream connection failed; sending again on a new one");
+    }
+    resend
 }
 
 /// [`Pool::send`] when the request is not inline or no idle connection is at hand, and
@@ -292,8 +302,7 @@ async fn send_slow(
                 let home: Arc<dyn Recycle> = shared.clone();
                 match h1::send(conn, sent, home).await {
                     Ok(res) => return Ok(res.map(UpstreamBody::Right)),
-                    Err(e) if reused && e.nothing_received() && idempotent(req.method()) => {
-                        tracing::debug!(target: "platform::gateway", error = %e, "reused upstream connection failed; sending again on a new one");
+                    Err(e) if reused && resend_on_new(&e, req.method()) => {
                         fresh = true;
                         continue;
                     }
@@ -345,16 +354,25 @@ impl Shared {
     /// For an inline request, the idle inline connection [`take`](Self::take) would
     /// give it, if there is one and no HTTP/2 connection is shared; never waits.
     fn take_inline_now(&self) -> Option<H1Conn> {
-        let now = Instant::now();
-        let expiry = self.connectors.idle_timeout;
-        let mut candidate = {
+        let candidate = {
             let mut idle = self.lock();
             if idle.http2.is_some() {
                 return None;
             }
             idle.inline.pop()
         };
-        // Checked outside the lock: the check reads the socket, a closed one is dropped.
+        self.live_inline(candidate, Instant::now())
+    }
+
+    /// The first of `candidate` and the idle inline connections after it that is
+    /// neither expired nor closed; the others are dropped. Checked outside the lock:
+    /// the check reads the socket.
+    fn live_inline(
+        &self,
+        mut candidate: Option<(H1Conn, Instant)>,
+        now: Instant,
+    ) -> Option<H1Conn> {
+        let expiry = self.connectors.idle_timeout;
         while let Some((mut conn, since)) = candidate.take() {
             if now.saturating_duration_since(since) < expiry && conn.is_open() {
                 return Some(conn);
@@ -376,7 +394,7 @@ impl Shared {
     ) -> Result<(Taken, bool), SendError> {
         let now = Instant::now();
         let expiry = self.connectors.idle_timeout;
-        let mut candidate = {
+        let candidate = {
             let mut idle = self.lock();
             if !upgrade {
                 match &mut idle.http2 {
@@ -393,17 +411,12 @@ impl Shared {
             }
             idle.inline.pop()
         };
-        // Checked outside the lock: the check reads the socket, a closed one is dropped.
-        while let Some((mut conn, since)) = candidate.take() {
-            if now.saturating_duration_since(since) < expiry && conn.is_open() {
-                if inline {
-                    return Ok((Taken::Inline(conn), true));
-                }
-                let handshake = Box::pin(http1_handshake(conn.into_io()));
-                return Ok((Taken::Http1(handshake.await?), true));
+        if let Some(conn) = self.live_inline(candidate, now) {
+            if inline {
+                return Ok((Taken::Inline(conn), true));
             }
-            drop(conn);
-            candidate = self.lock().inline.pop();
+            let handshake = Box::pin(http1_handshake(conn.into_io()));
+            return Ok((Taken::Http1(handshake.await?), true));
         }
         if inline && let Some(tx) = pop_http1(&mut self.lock(), now, expiry) {
             return Ok((Taken::Http1(tx), true));
