@@ -292,20 +292,21 @@ fn route(shared: &Shared, mut req: Request<Body>, record: Option<&AccessRecord>)
     let trace = req.extensions().get::<TraceContext>().map(|c| c.trace_id);
     let trace_id = move || trace.map(|t| t.to_string());
     let conn = req.extensions().get::<ConnectionInfo>().cloned();
-    let admitted = admit(&shared.proxy, &mut req, conn.as_ref());
+    let state = shared.state.load();
+    let defer = state.routes.defers_forwarding();
+    let admitted = admit(&shared.proxy, &mut req, conn.as_ref(), defer);
     if let Some(r) = record {
         let client = req.extensions().get::<ClientInfo>().map(|c| c.addr.to_string());
         let client = client.or_else(|| conn.as_ref().map(|c| c.peer.ip().to_string()));
         r.identify(trace_id().as_deref(), client);
     }
-    let ingress = match admitted {
+    let mut ingress = match admitted {
         Ok(i) => i,
         Err(r) => {
             tracing::debug!(target: "platform::gateway", code = r.code, message = %r.message, "request refused at ingress");
             return Routed::Answer(json_error(r.status, r.code, r.message, trace_id(), None));
         }
     };
-    let state = shared.state.load();
     let found = {
         let view = RequestView {
             method: req.method(),
@@ -314,19 +315,22 @@ fn route(shared: &Shared, mut req: Request<Body>, record: Option<&AccessRecord>)
             query: req.uri().query(),
             headers: req.headers(),
         };
-        state
-            .routes
-            .find(&view)
-            .map(|(route, captures)| (route.id.clone(), route.service.clone(), captures))
+        state.routes.find(&view).map(|(route, captures)| {
+            (route.id.clone(), route.service.clone(), captures, route.defers_forwarding)
+        })
     };
     drop(state);
-    let Some((id, mut service, captures)) = found else {
+    let Some((id, mut service, captures, defers)) = found else {
         let msg = format!("no route matches {} {}", req.method(), req.uri().path());
         let res = json_error(StatusCode::NOT_FOUND, "no_route", msg, trace_id(), None);
         return Routed::Answer(res);
     };
     if let Some(r) = record {
         r.route(&id);
+    }
+    // Left out of the map at ingress; this route's stack may read them.
+    if !defers && let Some(forward) = ingress.forward.take() {
+        forward.write(req.headers_mut());
     }
     req.extensions_mut().insert(ingress);
     if !captures.is_empty() {

@@ -152,10 +152,81 @@ fn parse_node(s: &str) -> Option<IpAddr> {
     s.parse::<SocketAddr>().ok().map(|a| canonical(a.ip()))
 }
 
-/// The forwarding values of the last request of an untrusted peer on one connection.
+/// Whether `name` is one of the forwarding headers the gateway sets:
+/// `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` or `Forwarded`.
+pub(crate) fn is_forwarding_header(name: &HeaderName) -> bool {
+    *name == X_FORWARDED_FOR
+        || *name == X_FORWARDED_PROTO
+        || *name == X_FORWARDED_HOST
+        || *name == FORWARDED
+}
+
+/// The forwarding headers for a request from an untrusted peer, worked out at ingress.
+///
+/// They replace whatever the client sent under those names. The gateway writes them
+/// into the request's headers ([`write`](Self::write)) when anything on the way may
+/// read them, and otherwise leaves them out of the map: the inline HTTP/1.1 client
+/// puts [`lines`](Self::lines) straight into the upstream head, skipping the client's
+/// copies, and every other client path writes them into the map before sending.
+#[derive(Debug)]
+pub(crate) struct ForwardHeaders {
+    /// `X-Forwarded-For` (`None`: not a valid value, the header is removed).
+    xff: Option<HeaderValue>,
+    /// `X-Forwarded-Proto`.
+    proto: &'static str,
+    /// `X-Forwarded-Host` (`None`: the request named no host).
+    host: Option<HeaderValue>,
+    /// `Forwarded` (`None`: not a valid value).
+    forwarded: Option<HeaderValue>,
+    /// The same, as HTTP/1.1 header lines in the order [`write`](Self::write) adds them.
+    lines: Vec<u8>,
+}
+
+impl ForwardHeaders {
+    fn new(
+        xff: Option<HeaderValue>,
+        proto: &'static str,
+        host: Option<HeaderValue>,
+        forwarded: Option<HeaderValue>,
+    ) -> Self {
+        let mut lines = Vec::with_capacity(128);
+        let mut line = |name: &HeaderName, value: &[u8]| {
+            lines.extend_from_slice(name.as_str().as_bytes());
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value);
+            lines.extend_from_slice(b"\r\n");
+        };
+        if let Some(v) = &xff {
+            line(&X_FORWARDED_FOR, v.as_bytes());
+        }
+        line(&X_FORWARDED_PROTO, proto.as_bytes());
+        if let Some(v) = &host {
+            line(&X_FORWARDED_HOST, v.as_bytes());
+        }
+        if let Some(v) = &forwarded {
+            line(&FORWARDED, v.as_bytes());
+        }
+        Self { xff, proto, host, forwarded, lines }
+    }
+
+    /// Replaces the forwarding headers in `headers` with these.
+    pub(crate) fn write(&self, headers: &mut HeaderMap) {
+        set(headers, X_FORWARDED_FOR, self.xff.clone());
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(self.proto));
+        set(headers, X_FORWARDED_HOST, self.host.clone());
+        set(headers, FORWARDED, self.forwarded.clone());
+    }
+
+    /// The headers as HTTP/1.1 lines (`name: value\r\n` each).
+    pub(crate) fn lines(&self) -> &[u8] {
+        &self.lines
+    }
+}
+
+/// The forwarding headers of the last request of an untrusted peer on one connection.
 ///
 /// They depend only on the peer, the scheme and the `Host`, so the requests that follow
-/// on a keep-alive connection take them from here instead of writing them again. A
+/// on a keep-alive connection share them instead of writing them again. A
 /// [`ConnectionInfo`](crate::ConnectionInfo) holds one; clones share it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ForwardedCache(Arc<Mutex<Option<Cached>>>);
@@ -165,31 +236,41 @@ struct Cached {
     peer: IpAddr,
     host: Option<HeaderValue>,
     proto: &'static str,
-    values: Values,
+    headers: Arc<ForwardHeaders>,
 }
 
-/// `X-Forwarded-For` and `Forwarded` (`None`: not a valid value, the header is removed).
-type Values = (Option<HeaderValue>, Option<HeaderValue>);
-
 impl ForwardedCache {
-    fn get(&self, peer: IpAddr, host: Option<&HeaderValue>, proto: &'static str) -> Option<Values> {
+    fn get(
+        &self,
+        peer: IpAddr,
+        host: Option<&HeaderValue>,
+        proto: &'static str,
+    ) -> Option<Arc<ForwardHeaders>> {
         let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let c = cached.as_ref()?;
-        (c.peer == peer && c.proto == proto && c.host.as_ref() == host).then(|| c.values.clone())
+        (c.peer == peer && c.proto == proto && c.host.as_ref() == host).then(|| c.headers.clone())
     }
 
-    fn put(&self, peer: IpAddr, host: Option<&HeaderValue>, proto: &'static str, values: &Values) {
-        let cached = Cached { peer, host: host.cloned(), proto, values: values.clone() };
+    fn put(
+        &self,
+        peer: IpAddr,
+        host: Option<&HeaderValue>,
+        proto: &'static str,
+        headers: &Arc<ForwardHeaders>,
+    ) {
+        let cached = Cached { peer, host: host.cloned(), proto, headers: headers.clone() };
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(cached);
     }
 }
 
-/// Derives the client and rewrites the forwarding headers in `headers` (the request's
-/// `host` and `proto` are this hop's view; `cache` is the connection's).
+/// Derives the client and the forwarding headers (the request's `host` and `proto` are
+/// this hop's view; `cache` is the connection's).
 ///
-/// Runs on every request, so the values are written by hand into one buffer each (no
-/// formatting machinery), and an untrusted peer's are reused from `cache` while its
-/// `Host` stays the same.
+/// For a trusted peer the headers in `headers` are rewritten at once: what the peer
+/// sent counts. For an untrusted peer nothing it sent counts, so the headers are
+/// worked out from the connection alone, shared from `cache` while the `Host` stays
+/// the same, and either written into `headers` or, when `defer`, returned for the
+/// client to write (see [`ForwardHeaders`]).
 pub(crate) fn apply(
     cfg: &ForwardedConfig,
     headers: &mut HeaderMap,
@@ -197,62 +278,72 @@ pub(crate) fn apply(
     host: Option<&HeaderValue>,
     proto: &'static str,
     cache: Option<&ForwardedCache>,
-) -> ClientInfo {
+    defer: bool,
+) -> (ClientInfo, Option<Arc<ForwardHeaders>>) {
     let peer_ip = canonical(peer.ip());
-    let peer_trusted = cfg.trusts(0, peer_ip);
-    let mut client = peer_ip;
-    let cached = match cache {
-        Some(c) if !peer_trusted => c.get(peer_ip, host, proto),
-        _ => None,
-    };
-    let (xff, forwarded) = match cached {
-        Some(values) => values,
+    let client = ClientInfo { addr: peer_ip, peer };
+    if cfg.trusts(0, peer_ip) {
+        return (apply_trusted(cfg, headers, peer, host, proto), None);
+    }
+    let forward = match cache.and_then(|c| c.get(peer_ip, host, proto)) {
+        Some(cached) => cached,
         None => {
             let mut xff = String::with_capacity(40);
-            if peer_trusted {
-                // Walk right to left: `chain` collects the client and the trusted hops
-                // after it.
-                let mut chain: Vec<IpAddr> = vec![peer_ip];
-                for (hop, entry) in xff_entries(headers).iter().rev().enumerate() {
-                    let Some(ip) = *entry else { break };
-                    client = ip;
-                    chain.push(ip);
-                    if !cfg.trusts(hop + 1, ip) {
-                        break;
-                    }
-                }
-                for (i, ip) in chain.iter().rev().enumerate() {
-                    if i > 0 {
-                        xff.push_str(", ");
-                    }
-                    push_ip(&mut xff, *ip);
-                }
-            } else {
-                push_ip(&mut xff, peer_ip);
+            push_ip(&mut xff, peer_ip);
+            let forwarded = forwarded_value("", peer_ip, host, proto);
+            let forward =
+                Arc::new(ForwardHeaders::new(value(xff), proto, host.cloned(), value(forwarded)));
+            if let Some(c) = cache {
+                c.put(peer_ip, host, proto, &forward);
             }
-            let previous = match headers.get(&FORWARDED).and_then(|v| v.to_str().ok()) {
-                Some(prev) if peer_trusted => prev,
-                _ => "",
-            };
-            let forwarded = forwarded_value(previous, peer_ip, host, proto);
-            let values = (value(xff), value(forwarded));
-            if let Some(c) = cache.filter(|_| !peer_trusted) {
-                c.put(peer_ip, host, proto, &values);
-            }
-            values
+            forward
         }
     };
-    set(headers, X_FORWARDED_FOR, xff);
-    if !(peer_trusted && headers.contains_key(&X_FORWARDED_PROTO)) {
+    if defer {
+        return (client, Some(forward));
+    }
+    forward.write(headers);
+    (client, None)
+}
+
+/// [`apply`] for a trusted peer: the client and trusted hops from its `X-Forwarded-For`,
+/// its `X-Forwarded-Proto` and `X-Forwarded-Host` kept, this hop added to `Forwarded`.
+fn apply_trusted(
+    cfg: &ForwardedConfig,
+    headers: &mut HeaderMap,
+    peer: SocketAddr,
+    host: Option<&HeaderValue>,
+    proto: &'static str,
+) -> ClientInfo {
+    let peer_ip = canonical(peer.ip());
+    let mut client = peer_ip;
+    // Walk right to left: `chain` collects the client and the trusted hops after it.
+    let mut chain: Vec<IpAddr> = vec![peer_ip];
+    for (hop, entry) in xff_entries(headers).iter().rev().enumerate() {
+        let Some(ip) = *entry else { break };
+        client = ip;
+        chain.push(ip);
+        if !cfg.trusts(hop + 1, ip) {
+            break;
+        }
+    }
+    let mut xff = String::with_capacity(40);
+    for (i, ip) in chain.iter().rev().enumerate() {
+        if i > 0 {
+            xff.push_str(", ");
+        }
+        push_ip(&mut xff, *ip);
+    }
+    let previous = headers.get(&FORWARDED).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let forwarded = forwarded_value(previous, peer_ip, host, proto);
+    set(headers, X_FORWARDED_FOR, value(xff));
+    if !headers.contains_key(&X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(proto));
     }
-    if !(peer_trusted && headers.contains_key(&X_FORWARDED_HOST)) {
-        match host {
-            Some(h) => headers.insert(X_FORWARDED_HOST, h.clone()),
-            None => headers.remove(&X_FORWARDED_HOST),
-        };
+    if !headers.contains_key(&X_FORWARDED_HOST) {
+        set(headers, X_FORWARDED_HOST, host.cloned());
     }
-    set(headers, FORWARDED, forwarded);
+    set(headers, FORWARDED, value(forwarded));
     ClientInfo { addr: client, peer }
 }
 
@@ -357,7 +448,9 @@ mod tests {
             h.insert(X_FORWARDED_FOR, x.parse().unwrap());
         }
         let host = HeaderValue::from_static("example.com:8080");
-        let info = apply(cfg, &mut h, peer.parse().unwrap(), Some(&host), "http", None);
+        let (info, deferred) =
+            apply(cfg, &mut h, peer.parse().unwrap(), Some(&host), "http", None, false);
+        assert!(deferred.is_none(), "written when not deferred");
         (info.addr, h)
     }
 
@@ -426,7 +519,7 @@ mod tests {
                 h.insert(FORWARDED, HeaderValue::from_static("for=6.6.6.6"));
             }
             let host = HeaderValue::from_static(host);
-            apply(&cfg, &mut h, peer, Some(&host), "http", Some(&cache));
+            apply(&cfg, &mut h, peer, Some(&host), "http", Some(&cache), false);
             h
         };
         assert_eq!(run("a.example", false)[FORWARDED], "for=1.2.3.4;host=a.example;proto=http");
@@ -441,5 +534,62 @@ mod tests {
     fn ipv6_nodes_are_quoted() {
         let (_, h) = run(&ForwardedConfig::default(), None, "[::1]:80");
         assert!(h[FORWARDED].to_str().unwrap().starts_with("for=\"[::1]\""));
+    }
+
+    /// The forwarding headers of `map` as the inline client writes header lines.
+    fn forwarding_lines(map: &HeaderMap) -> String {
+        map.iter()
+            .filter(|(n, _)| is_forwarding_header(n))
+            .map(|(n, v)| format!("{}: {}\r\n", n, v.to_str().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn deferred_headers_are_the_ones_written_at_once() {
+        let cfg = ForwardedConfig::default();
+        let forged = [
+            (X_FORWARDED_FOR, "6.6.6.6"),
+            (X_FORWARDED_PROTO, "https"),
+            (X_FORWARDED_HOST, "evil.example"),
+            (FORWARDED, "for=6.6.6.6"),
+        ];
+        let cases = [
+            ("1.2.3.4:5000", Some("shop.example"), "http"),
+            ("[::1]:80", Some("Shop.Example:8443"), "https"),
+            ("10.0.0.7:1", None, "http"),
+        ];
+        for (peer, host, proto) in cases {
+            let peer: SocketAddr = peer.parse().unwrap();
+            let host = host.map(HeaderValue::from_static);
+            let mut written = HeaderMap::new();
+            let mut deferred = HeaderMap::new();
+            for (name, value) in &forged {
+                written.append(name.clone(), HeaderValue::from_static(value));
+                deferred.append(name.clone(), HeaderValue::from_static(value));
+            }
+            let (a, none) = apply(&cfg, &mut written, peer, host.as_ref(), proto, None, false);
+            let (b, some) = apply(&cfg, &mut deferred, peer, host.as_ref(), proto, None, true);
+            assert!(none.is_none());
+            let forward = some.expect("deferred for an untrusted peer");
+            assert_eq!(a, b);
+            assert_eq!(deferred[X_FORWARDED_FOR], "6.6.6.6", "the map is left alone");
+            assert_eq!(String::from_utf8_lossy(forward.lines()), forwarding_lines(&written));
+            forward.write(&mut deferred);
+            assert_eq!(deferred, written, "{peer} {host:?}");
+            assert!(written.get(X_FORWARDED_HOST).is_some() == host.is_some());
+        }
+    }
+
+    #[test]
+    fn a_trusted_peer_is_never_deferred() {
+        let cfg = ForwardedConfig { trusted_hops: Some(1), ..Default::default() };
+        let mut h = HeaderMap::new();
+        h.insert(X_FORWARDED_FOR, HeaderValue::from_static("7.7.7.7"));
+        let host = HeaderValue::from_static("a.example");
+        let peer = "10.0.0.1:1".parse().unwrap();
+        let (info, deferred) = apply(&cfg, &mut h, peer, Some(&host), "http", None, true);
+        assert!(deferred.is_none());
+        assert_eq!(info.addr, "7.7.7.7".parse::<IpAddr>().unwrap());
+        assert_eq!(h[X_FORWARDED_FOR], "7.7.7.7, 10.0.0.1");
     }
 }

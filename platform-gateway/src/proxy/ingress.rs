@@ -1,12 +1,14 @@
 //! The checks and rewrites every request goes through before routing.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use http::uri::{PathAndQuery, Uri};
 use http::{HeaderValue, Method, Request, StatusCode, Version, header};
 
+use super::forwarded::{self, ForwardHeaders};
 use super::hop::Stripped;
-use super::{ClientInfo, ProxyConfig, forwarded, strip_hop_by_hop};
+use super::{ClientInfo, ProxyConfig, strip_hop_by_hop};
 use crate::server::ConnectionInfo;
 
 /// What ingress learned about a request (a request extension of routed requests).
@@ -21,6 +23,9 @@ pub(crate) struct Ingress {
     /// The request was an HTTP/2 extended CONNECT (RFC 8441), now a `GET` asking to
     /// upgrade to `hop.upgrade`; its `2xx` answer stands for the `101`.
     pub(crate) extended_connect: bool,
+    /// The forwarding headers, when [`admit`] was asked to defer them and the peer is
+    /// untrusted: not in the request's headers yet (see [`ForwardHeaders`]).
+    pub(crate) forward: Option<Arc<ForwardHeaders>>,
 }
 
 /// Where the match form of the host is: the start of `host` when that part is already
@@ -61,10 +66,16 @@ fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) ->
 }
 
 /// Checks and rewrites `req` in place; see the [module docs](super).
+///
+/// With `defer`, an untrusted peer's forwarding headers are returned in
+/// [`Ingress::forward`] instead of being written into `req`, whose client-sent copies
+/// then stay until they are: only for requests nothing reads those headers of before
+/// the upstream client.
 pub(crate) fn admit<B>(
     cfg: &ProxyConfig,
     req: &mut Request<B>,
     conn: Option<&ConnectionInfo>,
+    defer: bool,
 ) -> Result<Ingress, Refusal> {
     let http1 = matches!(req.version(), Version::HTTP_10 | Version::HTTP_11 | Version::HTTP_09);
     // Taken first, whatever happens next: one record per HTTP/1 request, in order.
@@ -134,18 +145,19 @@ pub(crate) fn admit<B>(
     req.headers_mut().reserve(6);
     let peer = conn.map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.peer);
     let proto = conn.map_or("http", |c| c.scheme);
-    let client: ClientInfo = forwarded::apply(
+    let (client, forward): (ClientInfo, _) = forwarded::apply(
         &cfg.forwarded,
         req.headers_mut(),
         peer,
         host.as_ref(),
         proto,
         conn.map(|c| &c.forwarded),
+        defer,
     );
     req.extensions_mut().insert(client);
     // For platform-core's `ClientIpKey` and other extractors keyed on the address.
     req.extensions_mut().insert(SocketAddr::new(client.addr, peer.port()));
-    Ok(Ingress { host, match_host, hop, extended_connect })
+    Ok(Ingress { host, match_host, hop, extended_connect, forward })
 }
 
 /// Sees an HTTP/2 extended CONNECT (`:protocol`, RFC 8441) as the HTTP/1.1 request it
@@ -220,7 +232,7 @@ mod tests {
             ("api.example.com", "api.example.com"),
         ] {
             let mut req = Request::get("/").header("host", host).body(()).unwrap();
-            let ingress = admit(&ProxyConfig::default(), &mut req, None).unwrap();
+            let ingress = admit(&ProxyConfig::default(), &mut req, None, false).unwrap();
             assert_eq!(ingress.match_host(), form, "{host}");
         }
     }
@@ -229,11 +241,11 @@ mod tests {
     fn http11_needs_exactly_one_host() {
         let cfg = ProxyConfig::default();
         let mut req = Request::get("/").body(()).unwrap();
-        assert_eq!(admit(&cfg, &mut req, None).unwrap_err().code, "bad_host");
+        assert_eq!(admit(&cfg, &mut req, None, false).unwrap_err().code, "bad_host");
         let mut req = Request::get("/").header("host", "a").header("host", "b").body(()).unwrap();
-        assert_eq!(admit(&cfg, &mut req, None).unwrap_err().code, "bad_host");
+        assert_eq!(admit(&cfg, &mut req, None, false).unwrap_err().code, "bad_host");
         let mut req = Request::get("/x/../y").header("host", "a").body(()).unwrap();
-        admit(&cfg, &mut req, None).unwrap();
+        admit(&cfg, &mut req, None, false).unwrap();
         assert_eq!(req.uri().path(), "/y");
     }
 }

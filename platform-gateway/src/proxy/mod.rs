@@ -29,8 +29,8 @@ mod normalize;
 use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use forwarded::ForwardedCache;
 pub use forwarded::{Cidr, ClientInfo, ForwardedConfig};
+pub(crate) use forwarded::{ForwardHeaders, ForwardedCache, is_forwarding_header};
 pub use grpc::grpc_code;
 pub(crate) use grpc::{
     FromUpstream, GRPC_TIMEOUT, GrpcCall, answer as grpc_answer, timeout_value as grpc_timeout,

@@ -16,10 +16,12 @@ use tower_service::Service;
 use super::table::{CompiledRoute, MatchedRoute, RouteService};
 use super::{Route, Target};
 use crate::BoxFuture;
+use crate::balance::{BalancePolicy, HashKey};
 use crate::body::{self, Body};
 use crate::error::GatewayError;
+use crate::filter::RateKey;
 use crate::filter::{BodyLimitLayer, HeaderFilterLayer, PathRewriteLayer};
-use crate::proxy::HostPolicy;
+use crate::proxy::{HostPolicy, is_forwarding_header};
 use crate::upstream::{
     Attempts, Backend, EndpointClassifier, Observation, Upstream, WeightedBackend,
 };
@@ -92,6 +94,38 @@ fn resolve(route: &Route, cx: &CompileContext<'_>) -> Result<Arc<dyn Backend>, G
         }
         Target::Backend(b) => b.clone(),
     })
+}
+
+/// Whether nothing in `route`'s stack may read the forwarding headers before the
+/// upstream client does, so that they can stay out of its requests' header maps until
+/// then (see `ForwardHeaders`): no layers of the user's and no CORS, no header rule, rate-limit key
+/// or consistent-hash key naming one of them, and no custom backend.
+fn defers_forwarding(route: &Route, cx: &CompileContext<'_>) -> bool {
+    let rules = &route.request_headers;
+    let names_one = rules.remove.iter().any(is_forwarding_header)
+        || rules.set.iter().chain(&rules.add).any(|(name, _)| is_forwarding_header(name));
+    let rate_key =
+        matches!(&route.rate_limit, Some((_, RateKey::Header(name))) if is_forwarding_header(name));
+    #[cfg(feature = "cors")]
+    let cors = route.cors.is_some();
+    #[cfg(not(feature = "cors"))]
+    let cors = false;
+    let hashes_on_one = |name: &str| {
+        cx.upstreams.get(name).is_none_or(|u| match &u.config().balance {
+            BalancePolicy::ConsistentHash(c) => match &c.key {
+                HashKey::Header(h) => http::HeaderName::from_bytes(h.as_bytes())
+                    .is_ok_and(|h| is_forwarding_header(&h)),
+                HashKey::Cookie(_) | HashKey::ClientAddress => false,
+            },
+            _ => false,
+        })
+    };
+    let backend = match &route.target {
+        Target::Upstream(name) => !hashes_on_one(name),
+        Target::Weighted(split) => !split.iter().any(|(name, _)| hashes_on_one(name)),
+        Target::Backend(_) => false,
+    };
+    backend && !names_one && !rate_key && !cors && route.layers.is_empty()
 }
 
 /// Builds the route's stack; see the order in the [module docs](super).
@@ -174,10 +208,73 @@ pub(crate) fn compile(
         None => service,
     };
     Ok(CompiledRoute {
+        defers_forwarding: defers_forwarding(route, cx),
         id: route.id.as_str().into(),
         priority: route.priority,
         predicates: route.predicates.clone(),
         backend,
         service,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use platform_core::resilience::RateLimitConfig;
+
+    use super::*;
+    use crate::balance::ConsistentHashConfig;
+    use crate::filter::HeaderRules;
+    use crate::route::{RouteBuilder, RouteService};
+    use crate::upstream::UpstreamConfig;
+
+    async fn upstream(name: &str, hash_header: Option<&str>) -> Upstream {
+        let mut config = UpstreamConfig::default();
+        if let Some(h) = hash_header {
+            config.balance =
+                BalancePolicy::ConsistentHash(ConsistentHashConfig::new(HashKey::Header(h.into())));
+        }
+        Upstream::builder(name).endpoint("127.0.0.1:9").config(config).build().await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn forwarding_headers_are_deferred_only_where_nothing_reads_them_early() {
+        let mut upstreams = HashMap::new();
+        for (name, hash) in
+            [("plain", None), ("by-user", Some("x-user")), ("by-client", Some("X-Forwarded-For"))]
+        {
+            upstreams.insert(name.to_owned(), upstream(name, hash).await);
+        }
+        let cx = CompileContext { upstreams: &upstreams, max_body_bytes: 1024, metrics: None };
+        let defers =
+            |route: RouteBuilder| compile(&route.build().unwrap(), &cx).unwrap().defers_forwarding;
+        let base = || Route::builder("r").path_prefix("/");
+        let rules = |name: &str| HeaderRules {
+            set: vec![(name.parse().unwrap(), http::HeaderValue::from_static("v"))],
+            ..HeaderRules::default()
+        };
+        let limit =
+            |name: &str| (RateLimitConfig::default(), RateKey::Header(name.parse().unwrap()));
+
+        assert!(defers(base().upstream("plain")));
+        assert!(defers(base().upstream("by-user")), "hashes on another header");
+        assert!(defers(base().upstream("plain").request_headers(rules("x-team"))));
+        assert!(defers(base().upstream("plain").response_headers(rules("forwarded"))));
+        let (cfg, key) = limit("x-api-key");
+        assert!(defers(base().upstream("plain").rate_limit(cfg, key)));
+
+        assert!(!defers(base().upstream("by-client")), "hashes on X-Forwarded-For");
+        assert!(!defers(base().weighted_upstreams([("plain", 1), ("by-client", 1)])));
+        assert!(!defers(base().upstream("plain").request_headers(rules("x-forwarded-host"))));
+        let remove = HeaderRules { remove: vec![FORWARDED_NAME], ..HeaderRules::default() };
+        assert!(!defers(base().upstream("plain").request_headers(remove)));
+        let (cfg, key) = limit("x-forwarded-for");
+        assert!(!defers(base().upstream("plain").rate_limit(cfg, key)));
+        let layer = tower::layer::layer_fn(|inner: RouteService| inner);
+        assert!(!defers(base().upstream("plain").layer(layer)), "a layer of the user's");
+        assert!(!defers(base().backend(Arc::new(upstreams["plain"].clone()))), "a custom backend");
+        #[cfg(feature = "cors")]
+        assert!(!defers(base().upstream("plain").cors(tower_http::cors::CorsLayer::permissive())));
+    }
+
+    const FORWARDED_NAME: http::HeaderName = http::HeaderName::from_static("forwarded");
 }

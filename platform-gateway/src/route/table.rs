@@ -10,6 +10,7 @@ use tower::util::BoxCloneSyncService;
 use super::Captures;
 use super::predicate::{Predicates, RequestView};
 use crate::body::Body;
+use crate::proxy::is_forwarding_header;
 use crate::upstream::Backend;
 
 /// The type-erased service of one route: its filters, then the proxy to its backend.
@@ -24,6 +25,9 @@ pub struct MatchedRoute(pub Arc<str>);
 #[derive(Clone)]
 pub(crate) struct CompiledRoute {
     pub(crate) id: Arc<str>,
+    /// Nothing in the stack reads the forwarding headers before the upstream client
+    /// (they may stay out of the header map until then).
+    pub(crate) defers_forwarding: bool,
     pub(crate) priority: i32,
     pub(crate) predicates: Predicates,
     pub(crate) backend: Arc<dyn Backend>,
@@ -35,13 +39,19 @@ pub(crate) struct CompiledRoute {
 #[derive(Clone, Default)]
 pub struct RouteTable {
     routes: Vec<CompiledRoute>,
+    /// Some route's predicates read a forwarding header: it must be in the header map
+    /// when routes are matched.
+    matches_forwarding: bool,
 }
 
 impl RouteTable {
     pub(crate) fn new(mut routes: Vec<CompiledRoute>) -> Self {
         // Stable: equal priorities keep the order they were added in.
         routes.sort_by_key(|r| std::cmp::Reverse(r.priority));
-        Self { routes }
+        let matches_forwarding = routes
+            .iter()
+            .any(|r| r.predicates.headers.iter().any(|h| is_forwarding_header(&h.name)));
+        Self { routes, matches_forwarding }
     }
 
     /// Route ids in match order.
@@ -72,6 +82,12 @@ impl RouteTable {
     /// The compiled routes in match order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &CompiledRoute> {
         self.routes.iter()
+    }
+
+    /// Whether the forwarding headers may stay out of requests' header maps until
+    /// routing is done (no route's predicates read them).
+    pub(crate) fn defers_forwarding(&self) -> bool {
+        !self.matches_forwarding
     }
 
     /// The first matching route and its captures.

@@ -19,7 +19,7 @@ use crate::body::{self, Body};
 use crate::error::ProxyError;
 use crate::gateway::AccessRecord;
 use crate::proxy::{
-    ClientInfo, FromUpstream, GRPC_TIMEOUT, GrpcCall, HostPolicy, Ingress, grpc_timeout,
+    ClientInfo, FromUpstream, GRPC_TIMEOUT, GrpcCall, HostPolicy, Ingress, Stripped, grpc_timeout,
     set_upgrade, strip_hop_by_hop,
 };
 use crate::route::predicate::cookie_values;
@@ -81,7 +81,12 @@ impl Upstream {
         if let Some(r) = req.extensions().get::<AccessRecord>() {
             r.attempt(&inner.name, endpoint.id_arc());
         }
-        let ingress = req.extensions_mut().remove::<Ingress>();
+        // Left in the request: the pool writes any deferred forwarding headers from it.
+        let ingress = req.extensions().get::<Ingress>();
+        let (client_host, extended_connect, hop) = match ingress {
+            Some(i) => (i.host.clone(), i.extended_connect, i.hop.clone()),
+            None => (None, false, Stripped::default()),
+        };
         let pq =
             req.uri().path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/"));
         let mut parts = http::uri::Parts::default();
@@ -95,10 +100,10 @@ impl Upstream {
             HostPolicy::Preserve => {
                 // Usually the request still carries it: only a missing or changed
                 // `Host` is written.
-                if let Some(h) = ingress.as_ref().and_then(|i| i.host.as_ref())
-                    && req.headers().get(header::HOST) != Some(h)
+                if let Some(h) = client_host
+                    && req.headers().get(header::HOST) != Some(&h)
                 {
-                    req.headers_mut().insert(header::HOST, h.clone());
+                    req.headers_mut().insert(header::HOST, h);
                 }
             }
             HostPolicy::Rewrite => {
@@ -109,8 +114,6 @@ impl Upstream {
                 req.headers_mut().insert(header::HOST, v.clone());
             }
         }
-        let extended_connect = ingress.as_ref().is_some_and(|i| i.extended_connect);
-        let hop = ingress.map(|i| i.hop).unwrap_or_default();
         if hop.te_trailers {
             req.headers_mut().insert(header::TE, HeaderValue::from_static("trailers"));
         }

@@ -30,6 +30,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connect::Conn;
 use crate::body::Body;
+use crate::proxy::{ForwardHeaders, is_forwarding_header};
 
 /// The most header lines a response head (or a trailer section) may have.
 pub(crate) const MAX_HEADERS: usize = 100;
@@ -207,8 +208,14 @@ impl H1Conn {
     /// Encodes the head of `req` (its body ended, no upgrade) into the write buffer as
     /// hyper's HTTP/1.1 client would: origin form, header lines as given
     /// (`Transfer-Encoding` left out: the body has ended), and `host` when the request
-    /// has no `Host`. What [`send`] needs to know of the request is returned.
-    pub(crate) fn encode_head(&mut self, req: &Request<Body>, host: &HeaderValue) -> Sent {
+    /// has no `Host`. Deferred forwarding headers (`forward`) replace any of the same
+    /// names in the map. What [`send`] needs to know of the request is returned.
+    pub(crate) fn encode_head(
+        &mut self,
+        req: &Request<Body>,
+        host: &HeaderValue,
+        forward: Option<&ForwardHeaders>,
+    ) -> Sent {
         let w = &mut self.write;
         w.clear();
         w.extend_from_slice(req.method().as_str().as_bytes());
@@ -228,7 +235,9 @@ impl H1Conn {
         // What the lines say is noted on the way: one pass over the map.
         let (mut has_host, mut close) = (false, req.version() != Version::HTTP_11);
         for (name, value) in req.headers() {
-            if *name == header::TRANSFER_ENCODING {
+            if *name == header::TRANSFER_ENCODING
+                || (forward.is_some() && is_forwarding_header(name))
+            {
                 continue;
             } else if *name == header::HOST {
                 has_host = true;
@@ -236,6 +245,9 @@ impl H1Conn {
                 close = true;
             }
             header_line(w, name.as_str().as_bytes(), value.as_bytes());
+        }
+        if let Some(forward) = forward {
+            w.extend_from_slice(forward.lines());
         }
         if !has_host {
             header_line(w, b"host", host.as_bytes());

@@ -42,6 +42,7 @@ use super::connect::{Conn, Connector};
 use super::h1::{self, H1Body, H1Conn, Recycle};
 use super::{Transport, UpstreamConfig, UpstreamProtocol};
 use crate::body::Body;
+use crate::proxy::Ingress;
 
 /// How an upstream opens connections to its endpoints (shared by its endpoints).
 #[derive(Clone)]
@@ -209,7 +210,8 @@ impl Pool {
                 slow: Some(Box::pin(send_slow(shared.clone(), req, upgrade, inline, false))),
             };
         };
-        let sent = conn.encode_head(&req, &shared.host);
+        let forward = req.extensions().get::<Ingress>().and_then(|i| i.forward.as_deref());
+        let sent = conn.encode_head(&req, &shared.host, forward);
         let home: Arc<dyn Recycle> = shared.clone();
         Sending {
             exchange: Some(h1::send(conn, sent, home)),
@@ -287,6 +289,11 @@ async fn send_slow(
     fresh: bool,
 ) -> Result<Response<UpstreamBody>, SendError> {
     let shared = &shared;
+    // Every client below reads the request's headers: deferred forwarding headers go in.
+    if let Some(forward) = req.extensions_mut().get_mut::<Ingress>().and_then(|i| i.forward.take())
+    {
+        forward.write(req.headers_mut());
+    }
     // Set when a reused connection failed an inline request before anything of the
     // response arrived: the one retry goes on a new connection.
     let mut fresh = fresh;
@@ -298,7 +305,7 @@ async fn send_slow(
         };
         let mut failed: TrySendError<Request<Body>> = match taken {
             Taken::Inline(mut conn) => {
-                let sent = conn.encode_head(&req, &shared.host);
+                let sent = conn.encode_head(&req, &shared.host, None);
                 let home: Arc<dyn Recycle> = shared.clone();
                 match h1::send(conn, sent, home).await {
                     Ok(res) => return Ok(res.map(UpstreamBody::Right)),

@@ -87,7 +87,7 @@ impl Gateway {
         *probe.version_mut() = req.version();
         *probe.headers_mut() = req.headers().clone();
         let conn = req.extensions().get::<ConnectionInfo>();
-        let admitted = admit(self.proxy_config(), &mut probe, conn);
+        let admitted = admit(self.proxy_config(), &mut probe, conn, false);
         let mut explanation = Explanation {
             request: RequestSeen {
                 method: probe.method().to_string(),
