@@ -4,7 +4,8 @@
 mod common;
 
 use bytes::Bytes;
-use common::{echo_upstream, send, serve};
+use common::raw::{nth_response, raw, raw_json};
+use common::{echo_upstream, echoed, send, serve};
 use http::Request;
 use http_body_util::Full;
 use platform_auth::jwt::{Issuer, Key, KeySet, Verifier, VerifierConfig};
@@ -49,4 +50,47 @@ async fn the_route_checks_the_bearer_token() {
     assert_eq!(status, 200, "{doc}");
     assert_eq!(doc["upstream"], "private");
     assert_eq!(doc["body_len"], 7);
+}
+
+#[tokio::test]
+async fn an_authenticated_route_forwards_the_gateway_s_forwarding_headers() {
+    // Authentication reads only its credential headers, so on this route the
+    // forwarding headers are written by the upstream client: the upstream must still
+    // see the gateway's values, never the client's, on a new and a reused connection.
+    let keys = KeySet::new(Key::hs256("k1", b"a-secret-for-gateway-tests-0123456789").unwrap());
+    let issuer = Issuer::new(keys.clone(), "https://auth.test", "api");
+    let auth = Authenticator::new()
+        .jwt(Verifier::new(keys, VerifierConfig::new("https://auth.test", "api")));
+    let up = echo_upstream("private").await;
+    let gateway = Gateway::builder()
+        .upstream(Upstream::builder("private").endpoint(up.to_string()).build().await.unwrap())
+        .route(
+            Route::builder("private")
+                .path_prefix("/")
+                .authenticate(AuthenticateLayer::new(auth))
+                .upstream("private")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let gw = serve(gateway).await;
+    let token = issuer.issue("alice", &["orders:read"]).unwrap();
+    let get = |close: &str| {
+        format!(
+            "GET / HTTP/1.1\r\nHost: shop.example\r\nAuthorization: Bearer {token}\r\n\
+             X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil.example\r\n\
+             Forwarded: for=6.6.6.6\r\n{close}\r\n"
+        )
+    };
+    let text = raw(gw, format!("{}{}", get(""), get("Connection: close\r\n")).as_bytes()).await;
+    for n in 0..2 {
+        let res = nth_response(&text, n);
+        let doc = raw_json(res[1..].find("HTTP/1.1 ").map_or(res, |end| &res[..=end]));
+        assert_eq!(echoed(&doc, "x-forwarded-for"), ["127.0.0.1"], "request {n}");
+        assert_eq!(echoed(&doc, "x-forwarded-host"), ["shop.example"], "request {n}");
+        assert_eq!(echoed(&doc, "x-forwarded-proto"), ["http"], "request {n}");
+        let forwarded = echoed(&doc, "forwarded");
+        assert_eq!(forwarded, ["for=127.0.0.1;host=shop.example;proto=http"], "request {n}");
+    }
 }

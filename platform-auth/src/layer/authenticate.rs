@@ -32,6 +32,11 @@ impl AuthenticateLayer {
     pub fn new(auth: Authenticator) -> Self {
         Self { auth: Arc::new(auth) }
     }
+
+    /// The [`Authenticator`] this layer checks requests with.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
 }
 
 impl<S> Layer<S> for AuthenticateLayer {

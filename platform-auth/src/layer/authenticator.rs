@@ -87,6 +87,27 @@ impl Authenticator {
         self
     }
 
+    /// Whether finding a request's credential reads the header `name`: `Authorization`,
+    /// the API-key header when API keys are accepted, `Cookie` when a session cookie is.
+    /// Nothing else of the request's headers is read. A proxy in front of the upstream
+    /// uses this to know which headers must already be in place.
+    ///
+    /// ```
+    /// use http::header::{AUTHORIZATION, COOKIE, HeaderName};
+    /// use platform_auth::layer::Authenticator;
+    ///
+    /// let auth = Authenticator::new().session_cookie("sid");
+    /// assert!(auth.reads_header(&AUTHORIZATION));
+    /// assert!(auth.reads_header(&COOKIE));
+    /// assert!(!auth.reads_header(&HeaderName::from_static("x-forwarded-for")));
+    /// assert!(!auth.reads_header(&HeaderName::from_static("x-api-key")), "no API keys");
+    /// ```
+    pub fn reads_header(&self, name: &HeaderName) -> bool {
+        *name == http::header::AUTHORIZATION
+            || (self.api_keys.is_some() && *name == self.api_key_header)
+            || (self.cookie.is_some() && *name == http::header::COOKIE)
+    }
+
     pub(crate) fn find<'a>(&self, parts: &'a Parts) -> Option<Credential<'a>> {
         if let Some(v) = parts.headers.get(http::header::AUTHORIZATION) {
             let v = v.to_str().ok()?;

@@ -92,6 +92,9 @@ pub struct Route {
     #[cfg(feature = "cors")]
     pub(crate) cors: Option<tower_http::cors::CorsLayer>,
     pub(crate) layers: Vec<CustomLayer>,
+    /// How many of `layers` may read forwarding headers: layers of the user's, and
+    /// authentication reading one as its API-key header.
+    pub(crate) layers_reading_forwarding: usize,
 }
 
 impl Route {

@@ -98,8 +98,9 @@ fn resolve(route: &Route, cx: &CompileContext<'_>) -> Result<Arc<dyn Backend>, G
 
 /// Whether nothing in `route`'s stack may read the forwarding headers before the
 /// upstream client does, so that they can stay out of its requests' header maps until
-/// then (see `ForwardHeaders`): no layers of the user's and no CORS, no header rule, rate-limit key
-/// or consistent-hash key naming one of them, and no custom backend.
+/// then (see `ForwardHeaders`): no layers of the user's and no CORS, no header rule,
+/// rate-limit key, consistent-hash key or authentication API-key header naming one of
+/// them, and no custom backend.
 fn defers_forwarding(route: &Route, cx: &CompileContext<'_>) -> bool {
     let rules = &route.request_headers;
     let names_one = rules.remove.iter().any(is_forwarding_header)
@@ -125,7 +126,7 @@ fn defers_forwarding(route: &Route, cx: &CompileContext<'_>) -> bool {
         Target::Weighted(split) => !split.iter().any(|(name, _)| hashes_on_one(name)),
         Target::Backend(_) => false,
     };
-    backend && !names_one && !rate_key && !cors && route.layers.is_empty()
+    backend && !names_one && !rate_key && !cors && route.layers_reading_forwarding == 0
 }
 
 /// Builds the route's stack; see the order in the [module docs](super).
@@ -274,6 +275,21 @@ mod tests {
         assert!(!defers(base().backend(Arc::new(upstreams["plain"].clone()))), "a custom backend");
         #[cfg(feature = "cors")]
         assert!(!defers(base().upstream("plain").cors(tower_http::cors::CorsLayer::permissive())));
+        #[cfg(feature = "auth")]
+        {
+            use platform_auth::apikey::{ApiKeys, MemoryApiKeyStore};
+            use platform_auth::layer::{AuthenticateLayer, Authenticator};
+            let keys = || ApiKeys::new(MemoryApiKeyStore::default());
+            let auth =
+                |a: Authenticator| base().upstream("plain").authenticate(AuthenticateLayer::new(a));
+            assert!(
+                defers(auth(Authenticator::new().session_cookie("sid"))),
+                "reads its credentials only"
+            );
+            assert!(defers(auth(Authenticator::new().api_keys(keys()))));
+            let by_xfh = Authenticator::new().api_keys(keys()).api_key_header(FORWARDED_NAME);
+            assert!(!defers(auth(by_xfh)), "an API key in a forwarding header");
+        }
     }
 
     const FORWARDED_NAME: http::HeaderName = http::HeaderName::from_static("forwarded");
