@@ -12,8 +12,9 @@ use platform_auth::jwt::{Issuer, Key, KeySet, Verifier, VerifierConfig};
 use platform_auth::{AuthenticateLayer, Authenticator};
 use platform_gateway::{Gateway, Route, Upstream};
 
-#[tokio::test]
-async fn the_route_checks_the_bearer_token() {
+/// A gateway whose route `private` (on `prefix`) checks bearer tokens issued by the
+/// returned issuer, in front of the echo upstream `private`.
+async fn jwt_gateway(prefix: &str) -> (std::net::SocketAddr, Issuer) {
     let keys = KeySet::new(Key::hs256("k1", b"a-secret-for-gateway-tests-0123456789").unwrap());
     let issuer = Issuer::new(keys.clone(), "https://auth.test", "api");
     let auth = Authenticator::new()
@@ -23,7 +24,7 @@ async fn the_route_checks_the_bearer_token() {
         .upstream(Upstream::builder("private").endpoint(up.to_string()).build().await.unwrap())
         .route(
             Route::builder("private")
-                .path_prefix("/private")
+                .path_prefix(prefix)
                 .authenticate(AuthenticateLayer::new(auth))
                 .upstream("private")
                 .build()
@@ -31,7 +32,12 @@ async fn the_route_checks_the_bearer_token() {
         )
         .build()
         .unwrap();
-    let gw = serve(gateway).await;
+    (serve(gateway).await, issuer)
+}
+
+#[tokio::test]
+async fn the_route_checks_the_bearer_token() {
+    let (gw, issuer) = jwt_gateway("/private").await;
 
     let request = |token: Option<&str>| {
         let mut req = Request::post(format!("http://{gw}/private/x"));
@@ -57,24 +63,7 @@ async fn an_authenticated_route_forwards_the_gateway_s_forwarding_headers() {
     // Authentication reads only its credential headers, so on this route the
     // forwarding headers are written by the upstream client: the upstream must still
     // see the gateway's values, never the client's, on a new and a reused connection.
-    let keys = KeySet::new(Key::hs256("k1", b"a-secret-for-gateway-tests-0123456789").unwrap());
-    let issuer = Issuer::new(keys.clone(), "https://auth.test", "api");
-    let auth = Authenticator::new()
-        .jwt(Verifier::new(keys, VerifierConfig::new("https://auth.test", "api")));
-    let up = echo_upstream("private").await;
-    let gateway = Gateway::builder()
-        .upstream(Upstream::builder("private").endpoint(up.to_string()).build().await.unwrap())
-        .route(
-            Route::builder("private")
-                .path_prefix("/")
-                .authenticate(AuthenticateLayer::new(auth))
-                .upstream("private")
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let gw = serve(gateway).await;
+    let (gw, issuer) = jwt_gateway("/").await;
     let token = issuer.issue("alice", &["orders:read"]).unwrap();
     let get = |close: &str| {
         format!(
