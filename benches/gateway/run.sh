@@ -13,7 +13,7 @@
 # nginx is configured to set the same forwarding headers the gateway always sets.
 #
 # A second phase drives every path at one fixed request rate well below saturation
-# (hey, RATE requests/s over RATE_WORKERS connections), where latency is the proxy's
+# (oha, RATE requests/s over RATE_WORKERS connections), where latency is the proxy's
 # own added time rather than queueing for the CPU: its table gives p50/p99 and what each
 # proxy adds over direct at that rate.
 #
@@ -22,8 +22,9 @@
 #        WRK_THREADS (default 2), GATEWAY_WORKERS (default 2), NGINX_WORKERS (default 2),
 #        UPSTREAM_THREADS (default 1), RATE (default 9600), RATE_WORKERS (default 32),
 #        CARGO_TARGET_DIR.
-# Installs nginx, wrk and hey with apt-get when missing. Traffic stays on 127.0.0.1 and every
-# run is bounded by DURATION; the processes it starts are stopped on exit.
+# Installs nginx and wrk with apt-get, and oha with `cargo install`, when missing.
+# Traffic stays on 127.0.0.1 and every run is bounded by DURATION; the processes it
+# starts are stopped on exit.
 set -euo pipefail
 
 DURATION=${DURATION:-10}
@@ -44,11 +45,16 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx || ! need hey; then
-    echo "installing nginx, wrk and hey (apt-get)" >&2
+if ! need wrk || ! need nginx; then
+    echo "installing nginx and wrk (apt-get)" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq nginx wrk hey >/dev/null
+    apt-get install -y -qq nginx wrk >/dev/null
+fi
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+if ! need oha; then
+    echo "installing oha (cargo install, a few minutes)" >&2
+    cargo install -q --locked oha
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -233,20 +239,30 @@ paste <(printf '%s' "${results[gateway-bare]}") <(printf '%s' "${results[nginx]}
     END { printf "per round: gateway / nginx %.2f-%.2f (at or above 1.00 in %d of %d); full / bare %.2f-%.2f\n",
                  rmin, rmax, ahead, NR, fmin, fmax }'
 
-# Phase 2: the same paths at one fixed rate (hey: RATE_WORKERS connections, each
-# limited to RATE / RATE_WORKERS requests/s). hey reports each response time to 0.1 ms.
-per_worker=$((RATE / RATE_WORKERS))
+# Phase 2: the same paths at one fixed rate (oha: RATE requests/s over RATE_WORKERS
+# connections, latency measured from when each request was due, so a stall counts for
+# every request it delays; times to the microsecond).
 fixed() {
     local port=$1 seconds=$2
     shift 2
-    hey -z "${seconds}s" -c "$RATE_WORKERS" -q "$per_worker" -o csv "$@" "http://127.0.0.1:$port/" >"$work/hey.csv"
-    awk -F, 'NR > 1 && $7 == 200 { print $1 * 1000 }' "$work/hey.csv" | sort -g |
-        awk -v s="$seconds" '{ v[NR] = $1 } END {
-            if (NR == 0) { print "0 0 0"; exit }
-            i = int(NR * 0.5); if (i < 1) i = 1
-            j = int(NR * 0.99); if (j < 1) j = 1
-            printf "%.0f %.2f %.2f\n", NR / s, v[i], v[j] }'
+    oha -z "${seconds}s" -c "$RATE_WORKERS" -q "$RATE" --latency-correction --no-tui \
+        --output-format json "$@" "http://127.0.0.1:$port/" >"$work/oha.json"
+    # The request rate, the latency percentiles (seconds) and any status but 200, from
+    # the JSON summary: flattened to one `"name": value` per line, objects in order.
+    tr ',{}' '\n\n\n' <"$work/oha.json" | awk -F: -v s="$seconds" '
+        { gsub(/[" ]/, "", $1) }
+        $1 == "requestsPerSec" { rps = $2 }
+        $1 == "latencyPercentiles" { in_latency = 1; next }
+        in_latency && $1 == "p50" { p50 = $2 * 1000 }
+        in_latency && $1 == "p99" { p99 = $2 * 1000; in_latency = 0 }
+        $1 ~ /^[0-9][0-9][0-9]$/ && $1 != "200" { bad += $2 }
+        $1 == "successRate" && $2 < 1 { failed = $2 }
+        END {
+            if (bad > 0) { print "non-200 responses: " bad > "/dev/stderr" }
+            if (failed != "") { print "requests failed; success rate " failed > "/dev/stderr" }
+            printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
 }
+
 fixed_rate() { headers_for "$1"; fixed "${ports[$1]}" "$2" "${headers[@]}"; }
 declare -A fixed_results
 rounds fixed_rate "fixed-rate " fixed_results
@@ -257,15 +273,15 @@ for s in "${scenarios[@]}"; do
     fp99[$s]=$(column "${fixed_results[$s]}" 3)
 done
 echo
-echo "fixed rate: hey -c$RATE_WORKERS -q$per_worker (${RATE} requests/s) -z${DURATION}s, median of $ROUNDS rounds"
+echo "fixed rate: oha -c$RATE_WORKERS -q$RATE --latency-correction -z${DURATION}s, median of $ROUNDS rounds"
 echo
 echo "| path | requests/s | p50 ms | p99 ms | added p50 ms | added p99 ms |"
 echo "|---|---:|---:|---:|---:|---:|"
 for s in "${scenarios[@]}"; do
     awk -v s="$s" -v r="${frps[$s]}" -v a="${fp50[$s]}" -v b="${fp99[$s]}" -v da="${fp50[direct]}" -v db="${fp99[direct]}" \
-        'BEGIN { if (s == "direct") printf "| %s | %.0f | %.2f | %.2f | – | – |\n", s, r, a, b;
-                 else printf "| %s | %.0f | %.2f | %.2f | %.2f | %.2f |\n", s, r, a, b, a - da, b - db }'
+        'BEGIN { if (s == "direct") printf "| %s | %.0f | %.3f | %.3f | – | – |\n", s, r, a, b;
+                 else printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", s, r, a, b, a - da, b - db }'
 done
 echo
 awk -v g="${fp99[gateway-bare]}" -v n="${fp99[nginx]}" -v d="${fp99[direct]}" 'BEGIN {
-    printf "at %s requests/s: gateway added p99 %.2f ms vs nginx %.2f ms (target <=)\n", '"$RATE"', g - d, n - d }'
+    printf "at %s requests/s: gateway added p99 %.3f ms vs nginx %.3f ms (target <=)\n", '"$RATE"', g - d, n - d }'
