@@ -179,18 +179,28 @@ fn extended_connect<B>(req: &mut Request<B>, hop: &mut Stripped) -> bool {
 
 /// Host without port, lower case, without a trailing dot: as a range of `host` when no
 /// letter needs lowering.
+///
+/// One pass over the bytes from the end (this runs for every request): an IPv6 literal
+/// keeps everything through its `]`; otherwise a last `:` followed by nothing but
+/// digits starts the port.
 fn match_form(host: &str) -> MatchHost {
-    let without_port = if let Some(end) = host.strip_prefix('[').and_then(|h| h.find(']')) {
-        &host[..end + 2]
-    } else {
-        host.rsplit_once(':')
-            .map_or(host, |(h, p)| if p.bytes().all(|b| b.is_ascii_digit()) { h } else { host })
+    let b = host.as_bytes();
+    let bracketed = if b.first() == Some(&b'[') { memchr::memchr(b']', b) } else { None };
+    let mut end = match bracketed {
+        Some(close) => close + 1,
+        None => match memchr::memrchr(b':', b) {
+            Some(colon) if b[colon + 1..].iter().all(u8::is_ascii_digit) => colon,
+            _ => b.len(),
+        },
     };
-    let form = without_port.trim_end_matches('.');
-    if form.bytes().any(|b| b.is_ascii_uppercase()) {
+    while end > 0 && b[end - 1] == b'.' {
+        end -= 1;
+    }
+    let form = &host[..end];
+    if form.bytes().any(|c| c.is_ascii_uppercase()) {
         MatchHost::Lowered(form.to_ascii_lowercase())
     } else {
-        MatchHost::Prefix(form.len())
+        MatchHost::Prefix(end)
     }
 }
 
@@ -230,6 +240,14 @@ mod tests {
             ("[::1]", "[::1]"),
             ("[::FFFF:1]", "[::ffff:1]"),
             ("api.example.com", "api.example.com"),
+            ("example.com:", "example.com"),
+            ("example.com:8o", "example.com:8o"),
+            ("a.b:80:90", "a.b:80"),
+            ("[::1", "[:"),
+            ("[::1]:x", "[::1]"),
+            ("...", ""),
+            ("Example..", "example"),
+            ("127.0.0.1:19203", "127.0.0.1"),
         ] {
             let mut req = Request::get("/").header("host", host).body(()).unwrap();
             let ingress = admit(&ProxyConfig::default(), &mut req, None, false).unwrap();
