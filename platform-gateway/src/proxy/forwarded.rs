@@ -211,6 +211,7 @@ impl ForwardHeaders {
 
     /// Replaces the forwarding headers in `headers` with these.
     pub(crate) fn write(&self, headers: &mut HeaderMap) {
+        headers.reserve(4);
         set(headers, X_FORWARDED_FOR, self.xff.clone());
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static(self.proto));
         set(headers, X_FORWARDED_HOST, self.host.clone());

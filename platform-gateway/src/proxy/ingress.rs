@@ -140,9 +140,9 @@ pub(crate) fn admit<B>(
         Some(h) => match_form(h),
         None => MatchHost::Prefix(0),
     };
-    // Room for what the gateway adds (four forwarding headers, `traceparent`, `Host`),
-    // so the map grows at most once.
-    req.headers_mut().reserve(6);
+    // Room for what the gateway adds (`traceparent`, `Host`, and the four forwarding
+    // headers unless they are deferred), so the map grows at most once.
+    req.headers_mut().reserve(if defer { 2 } else { 6 });
     let peer = conn.map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |c| c.peer);
     let proto = conn.map_or("http", |c| c.scheme);
     let (client, forward): (ClientInfo, _) = forwarded::apply(

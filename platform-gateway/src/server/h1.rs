@@ -452,8 +452,11 @@ impl Parsed {
         let [ts, te] = self.target;
         let uri = Uri::from_maybe_shared(self.head.slice(ts as usize..te as usize))
             .map_err(|e| bad(format!("invalid request target: {e}")))?;
-        // Room for what the gateway adds (forwarding headers, `traceparent`, `Host`).
-        let mut headers = HeaderMap::with_capacity(lines.len() + 6);
+        // Room for what the gateway adds to every request: `traceparent`, and `Host` when
+        // it is rewritten. The forwarding headers usually go straight into the upstream
+        // head instead (`ForwardHeaders`); where they do not, the map grows once. A
+        // larger map is a larger allocation and more slots to fill for every request.
+        let mut headers = HeaderMap::with_capacity(lines.len() + 2);
         for &[ns, ne, vs, ve] in lines {
             let name = HeaderName::from_bytes(&self.head[ns as usize..ne as usize])
                 .map_err(|e| bad(format!("invalid header name: {e}")))?;
