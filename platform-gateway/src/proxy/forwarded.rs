@@ -9,6 +9,8 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
+use crate::upstream::h1::header_line;
+
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
@@ -191,10 +193,7 @@ impl ForwardHeaders {
     ) -> Self {
         let mut lines = Vec::with_capacity(128);
         let mut line = |name: &HeaderName, value: &[u8]| {
-            lines.extend_from_slice(name.as_str().as_bytes());
-            lines.extend_from_slice(b": ");
-            lines.extend_from_slice(value);
-            lines.extend_from_slice(b"\r\n");
+            header_line(&mut lines, name.as_str().as_bytes(), value);
         };
         if let Some(v) = &xff {
             line(&X_FORWARDED_FOR, v.as_bytes());
@@ -282,10 +281,11 @@ pub(crate) fn apply(
     defer: bool,
 ) -> (ClientInfo, Option<Arc<ForwardHeaders>>) {
     let peer_ip = canonical(peer.ip());
-    let client = ClientInfo { addr: peer_ip, peer };
     if cfg.trusts(0, peer_ip) {
         return (apply_trusted(cfg, headers, peer, host, proto), None);
     }
+    // Nothing an untrusted peer sent counts: it is the client.
+    let client = ClientInfo { addr: peer_ip, peer };
     let forward = match cache.and_then(|c| c.get(peer_ip, host, proto)) {
         Some(cached) => cached,
         None => {

@@ -67,10 +67,11 @@ fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) ->
 
 /// Checks and rewrites `req` in place; see the [module docs](super).
 ///
-/// With `defer`, an untrusted peer's forwarding headers are returned in
-/// [`Ingress::forward`] instead of being written into `req`, whose client-sent copies
-/// then stay until they are: only for requests nothing reads those headers of before
-/// the upstream client.
+/// With `defer`, an untrusted peer's forwarding headers are not written into `req` but
+/// returned in [`Ingress::forward`], and any copies the client sent stay in `req` until
+/// they are written. Callers defer only where nothing reads those headers before they
+/// are written: by the router, for routes whose stacks cannot read them, or by the
+/// upstream client.
 pub(crate) fn admit<B>(
     cfg: &ProxyConfig,
     req: &mut Request<B>,
@@ -180,9 +181,9 @@ fn extended_connect<B>(req: &mut Request<B>, hop: &mut Stripped) -> bool {
 /// Host without port, lower case, without a trailing dot: as a range of `host` when no
 /// letter needs lowering.
 ///
-/// One pass over the bytes from the end (this runs for every request): an IPv6 literal
-/// keeps everything through its `]`; otherwise a last `:` followed by nothing but
-/// digits starts the port.
+/// Byte searches rather than `str` patterns (this runs for every request): an IPv6
+/// literal keeps everything through its `]`; otherwise a last `:` followed by nothing
+/// but digits starts the port.
 fn match_form(host: &str) -> MatchHost {
     let b = host.as_bytes();
     let bracketed = if b.first() == Some(&b'[') { memchr::memchr(b']', b) } else { None };
