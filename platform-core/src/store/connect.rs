@@ -1,6 +1,7 @@
 //! Building the pools from a validated [`StoreConfig`].
 
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -28,8 +29,21 @@ pub(super) async fn sqlite(cfg: &StoreConfig) -> Result<SqlitePool, StoreError> 
         .max_connections(cfg.effective_max_connections())
         .acquire_timeout(cfg.acquire_timeout);
     pool = if memory {
-        // The in-memory database lives as long as one of its connections: keep one forever.
-        pool.min_connections(cfg.min_connections.max(1)).idle_timeout(None).max_lifetime(None)
+        // The in-memory database lives while any connection to it is open, and the pool
+        // replaces a connection it finds broken (one whose query was cancelled midway,
+        // say): with that connection the data would go. One more connection, never
+        // used, keeps the database alive meanwhile; the pool's hook holds it, so it
+        // lives exactly as long as the pool.
+        use sqlx::ConnectOptions;
+        let keeper = timed(cfg, StoreKind::Sqlite, opts.connect()).await?;
+        let keeper = Arc::new(Mutex::new(keeper));
+        pool.min_connections(cfg.min_connections.max(1))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .after_connect(move |_, _| {
+                let _held = &keeper;
+                Box::pin(async { Ok(()) })
+            })
     } else {
         pool.min_connections(cfg.min_connections).idle_timeout(cfg.idle_timeout)
     };

@@ -82,6 +82,23 @@ async fn memory_store_migrates_once_and_modules_are_independent() {
 }
 
 #[tokio::test]
+async fn a_memory_store_keeps_its_data_when_the_pool_replaces_its_connection() {
+    // The pool closes a connection it finds broken (a query cancelled midway) and opens
+    // another: the in-memory database must outlive the one it replaced.
+    let store = Store::connect("sqlite::memory:").await.unwrap();
+    store.migrate(&ITEMS).await.unwrap();
+    let pool = store.as_sqlite().unwrap();
+    sqlx::query("INSERT INTO items (name, tag) VALUES ('kept', 't')").execute(pool).await.unwrap();
+    for _ in 0..2 {
+        let conn = pool.acquire().await.unwrap();
+        sqlx::Connection::close(conn.detach()).await.unwrap();
+        let name: String =
+            sqlx::query_scalar("SELECT name FROM items").fetch_one(pool).await.unwrap();
+        assert_eq!(name, "kept");
+    }
+}
+
+#[tokio::test]
 async fn a_later_step_is_applied_alone() {
     let store = Store::connect("sqlite::memory:").await.unwrap();
     let first = Migrations::new("items", &STEPS[..1]);
