@@ -1,7 +1,7 @@
 //! Building the pools from a validated [`StoreConfig`].
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -36,7 +36,7 @@ pub(super) async fn sqlite(cfg: &StoreConfig) -> Result<SqlitePool, StoreError> 
         // lives exactly as long as the pool.
         use sqlx::ConnectOptions;
         let keeper = timed(cfg, StoreKind::Sqlite, opts.connect()).await?;
-        let keeper = Arc::new(Mutex::new(keeper));
+        let keeper = Mutex::new(keeper);
         pool.min_connections(cfg.min_connections.max(1))
             .idle_timeout(None)
             .max_lifetime(None)

@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::upstream::h1::header_line;
 
-pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-pub(crate) const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-pub(crate) const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-pub(crate) const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 
 /// An IP network such as `10.0.0.0/8` or `fd00::/8` (a bare address is a /32 or /128).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,11 +157,12 @@ fn parse_node(s: &str) -> Option<IpAddr> {
 /// Whether `name` is one of the forwarding headers the gateway sets:
 /// `X-Forwarded-For`, `X-Forwarded-Proto`, `X-Forwarded-Host` or `Forwarded`.
 pub(crate) fn is_forwarding_header(name: &HeaderName) -> bool {
-    *name == X_FORWARDED_FOR
-        || *name == X_FORWARDED_PROTO
-        || *name == X_FORWARDED_HOST
-        || *name == FORWARDED
+    FORWARDING_HEADERS.contains(name)
 }
+
+/// The forwarding headers the gateway sets.
+pub(crate) const FORWARDING_HEADERS: [HeaderName; 4] =
+    [X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST, FORWARDED];
 
 /// The forwarding headers for a request from an untrusted peer, worked out at ingress.
 ///

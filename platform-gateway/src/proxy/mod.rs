@@ -29,9 +29,9 @@ mod normalize;
 use http::HeaderValue;
 use serde::{Deserialize, Serialize};
 
-pub use forwarded::{Cidr, ClientInfo, ForwardedConfig};
 #[cfg(feature = "auth")]
-pub(crate) use forwarded::{FORWARDED, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
+pub(crate) use forwarded::FORWARDING_HEADERS;
+pub use forwarded::{Cidr, ClientInfo, ForwardedConfig};
 pub(crate) use forwarded::{ForwardHeaders, ForwardedCache, is_forwarding_header};
 pub use grpc::grpc_code;
 pub(crate) use grpc::{

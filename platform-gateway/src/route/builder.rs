@@ -51,7 +51,7 @@ impl RouteBuilder {
             #[cfg(feature = "cors")]
             cors: None,
             layers: Vec::new(),
-            layers_reading_forwarding: 0,
+            layers_read_forwarding: false,
         };
         Self { route, target: None, error: None }
     }
@@ -274,7 +274,7 @@ impl RouteBuilder {
             .layers
             .push(Arc::new(move |inner| RouteService::new(layer.layer(inner).map_err(Into::into))));
         // It may read anything.
-        self.route.layers_reading_forwarding += 1;
+        self.route.layers_read_forwarding = true;
         self
     }
 
@@ -284,13 +284,11 @@ impl RouteBuilder {
     /// do, in the order added.
     #[cfg(feature = "auth")]
     pub fn authenticate(mut self, layer: platform_auth::layer::AuthenticateLayer) -> Self {
-        use crate::proxy::{FORWARDED, X_FORWARDED_FOR, X_FORWARDED_HOST, X_FORWARDED_PROTO};
         // Only its credential headers are read: an API-key header named like a
         // forwarding header is the one case that needs them in the map.
-        let names = [X_FORWARDED_FOR, X_FORWARDED_PROTO, X_FORWARDED_HOST, FORWARDED];
-        if names.iter().any(|name| layer.authenticator().reads_header(name)) {
-            self.route.layers_reading_forwarding += 1;
-        }
+        let auth = layer.authenticator();
+        self.route.layers_read_forwarding |=
+            crate::proxy::FORWARDING_HEADERS.iter().any(|name| auth.reads_header(name));
         self.route.layers.push(Arc::new(move |inner| crate::filter::authenticate(&layer, inner)));
         self
     }

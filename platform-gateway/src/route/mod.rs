@@ -92,9 +92,9 @@ pub struct Route {
     #[cfg(feature = "cors")]
     pub(crate) cors: Option<tower_http::cors::CorsLayer>,
     pub(crate) layers: Vec<CustomLayer>,
-    /// How many of `layers` may read forwarding headers: layers of the user's, and
+    /// Some of `layers` may read forwarding headers: a layer of the user's, or
     /// authentication reading one as its API-key header.
-    pub(crate) layers_reading_forwarding: usize,
+    pub(crate) layers_read_forwarding: bool,
 }
 
 impl Route {

@@ -126,7 +126,7 @@ fn defers_forwarding(route: &Route, cx: &CompileContext<'_>) -> bool {
         Target::Weighted(split) => !split.iter().any(|(name, _)| hashes_on_one(name)),
         Target::Backend(_) => false,
     };
-    backend && !names_one && !rate_key && !cors && route.layers_reading_forwarding == 0
+    backend && !names_one && !rate_key && !cors && !route.layers_read_forwarding
 }
 
 /// Builds the route's stack; see the order in the [module docs](super).
