@@ -113,7 +113,9 @@ pub use body::Body;
 pub use error::{GatewayError, ProxyError};
 pub use gateway::{Gateway, GatewayBuilder};
 pub use route::{Route, RouteBuilder};
-pub use server::{ConnectionInfo, Drained, Server, ServerConfig, Shutdown, os_signal};
+pub use server::{
+    AcceptSpread, ConnectionInfo, Drained, Server, ServerConfig, Shutdown, os_signal,
+};
 #[cfg(feature = "tls")]
 pub use server::{ServerTls, TlsConfig, TlsError};
 pub use upstream::{Backend, Upstream, UpstreamConfig};

@@ -23,6 +23,7 @@ use platform_auth::jwt::{Issuer, Key, KeySet, Verifier, VerifierConfig};
 use platform_auth::{AuthenticateLayer, Authenticator};
 use platform_core::resilience::RateLimitConfig;
 use platform_core::resilience::circuit_breaker::CircuitBreakerConfig;
+use platform_gateway::AcceptSpread;
 use platform_gateway::filter::RateKey;
 use platform_gateway::{Gateway, Route, Server, ServerConfig, Upstream};
 use platform_observe::metrics::MetricsRegistry;
@@ -47,22 +48,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let issuer = Issuer::new(keys, "https://bench", "gateway");
         std::fs::write(token_file, issuer.issue("bench", &["bench"])?)?;
     }
-    eprintln!("bench-gateway ({mode}) listening on {listen} ({workers} worker(s))");
+    let accept = std::env::var("BENCH_ACCEPT").unwrap_or_else(|_| "spread".into());
+    eprintln!("bench-gateway ({mode}) listening on {listen} ({workers} worker(s), {accept})");
     // Like nginx's worker processes: one single-threaded runtime per worker, each with
-    // its own gateway (and so its own upstream connection pool) and its own listening
-    // socket on the shared port (SO_REUSEPORT); the kernel spreads connections.
+    // its own gateway (and so its own upstream connection pool). By default they share
+    // one listening socket and take connections in turn by load (`AcceptSpread`);
+    // `BENCH_ACCEPT=reuseport` gives each its own socket on the port (SO_REUSEPORT),
+    // where the kernel picks a connection's worker by a hash of its addresses.
+    let shared = match accept.as_str() {
+        "spread" => {
+            let listener = std::net::TcpListener::bind(listen)?;
+            listener.set_nonblocking(true)?;
+            Some((listener, AcceptSpread::new(workers)))
+        }
+        "reuseport" => None,
+        other => return Err(format!("BENCH_ACCEPT={other:?}: spread or reuseport").into()),
+    };
     let handles: Vec<_> = (0..workers)
-        .map(|_| {
+        .map(|index| {
             let (mode, listen, upstream) = (mode.clone(), listen.clone(), upstream.clone());
-            std::thread::spawn(move || -> Result<(), String> {
+            let shared = match &shared {
+                Some((listener, spread)) => Some((listener.try_clone()?, spread.clone())),
+                None => None,
+            };
+            Ok(std::thread::spawn(move || -> Result<(), String> {
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .map_err(|e| e.to_string())?;
-                runtime.block_on(worker(&mode, &listen, &upstream)).map_err(|e| e.to_string())
-            })
+                runtime
+                    .block_on(worker(&mode, &listen, &upstream, shared, index))
+                    .map_err(|e| e.to_string())
+            }))
         })
-        .collect();
+        .collect::<std::io::Result<_>>()?;
     for h in handles {
         h.join().map_err(|_| "a worker panicked")??;
     }
@@ -75,6 +94,8 @@ async fn worker(
     mode: &str,
     listen: &str,
     upstream: &str,
+    shared: Option<(std::net::TcpListener, AcceptSpread)>,
+    index: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let upstream = Upstream::builder("bench").endpoint(upstream).build().await?;
     let route = Route::builder("bench").path_prefix("/").upstream("bench");
@@ -96,12 +117,18 @@ async fn worker(
         other => return Err(format!("mode {other:?}; {USAGE}").into()),
     };
     let gateway = gateway.route(route.build()?).build()?;
+    let server = Server::new(gateway, ServerConfig::default());
+    if let Some((listener, spread)) = shared {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        server.spread(&spread, index).serve(listener).await;
+        return Ok(());
+    }
     let addr: std::net::SocketAddr = listen.parse()?;
     let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
     socket.set_reuseport(true)?;
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     let listener = socket.listen(1024)?;
-    Server::new(gateway, ServerConfig::default()).serve(listener).await;
+    server.serve(listener).await;
     Ok(())
 }

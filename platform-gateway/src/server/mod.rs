@@ -3,6 +3,7 @@
 mod h1;
 mod inspect;
 mod shutdown;
+mod spread;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -10,6 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::OptionFuture;
 use http::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -22,6 +24,8 @@ use tokio::time::Instant;
 pub(crate) use inspect::HeadLog;
 use inspect::{InspectIo, Inspector};
 pub use shutdown::{Drained, Shutdown, os_signal};
+pub use spread::AcceptSpread;
+use spread::Slot;
 #[cfg(feature = "tls")]
 pub use tls::{ServerTls, TlsConfig, TlsError};
 
@@ -115,6 +119,7 @@ pub struct Server {
     drain_timeout: Duration,
     header_read_timeout: Duration,
     inline_http1: bool,
+    spread: Option<Slot>,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
 }
@@ -162,6 +167,7 @@ impl Server {
             drain_timeout: config.drain_timeout,
             header_read_timeout: config.header_read_timeout,
             inline_http1: config.inline_http1,
+            spread: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -174,6 +180,19 @@ impl Server {
     #[must_use]
     pub fn tls(mut self, tls: ServerTls) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Makes this server worker `worker` of `spread`: it accepts only while no other
+    /// worker of `spread` has fewer connections open, so connections on a listening
+    /// socket several workers share are spread evenly (see [`AcceptSpread`]).
+    ///
+    /// # Panics
+    ///
+    /// If `worker` is not below `spread`'s number of workers.
+    #[must_use]
+    pub fn spread(mut self, spread: &AcceptSpread, worker: usize) -> Self {
+        self.spread = Some(spread.slot(worker));
         self
     }
 
@@ -196,13 +215,30 @@ impl Server {
     /// To stop on SIGTERM or Ctrl-C: `shutdown.trigger_on(os_signal())`.
     pub async fn serve_with_shutdown(self, listener: TcpListener, shutdown: Shutdown) -> Drained {
         let mut connections = JoinSet::new();
+        let spread = self.spread.clone();
         loop {
+            // With an accept spread, accept only while no other worker has fewer
+            // connections; otherwise wait until one accepts (the notification is enabled
+            // before the counts are read, so no accept in between goes unheard).
+            let changed = spread.as_ref().map(Slot::changed);
+            tokio::pin!(changed);
+            if let Some(changed) = changed.as_mut().as_pin_mut() {
+                changed.enable();
+            }
+            let may_accept = spread.as_ref().is_none_or(Slot::may_accept);
             tokio::select! {
                 biased;
                 () = shutdown.wait() => break,
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                accepted = listener.accept() => match accepted {
+                Some(_) = connections.join_next(), if !connections.is_empty() => {
+                    if let Some(slot) = &spread {
+                        slot.closed();
+                    }
+                }
+                accepted = listener.accept(), if may_accept => match accepted {
                     Ok((stream, peer)) => {
+                        if let Some(slot) = &spread {
+                            slot.opened();
+                        }
                         let _ = stream.set_nodelay(true);
                         connections.spawn(self.clone().connection(stream, peer, shutdown.clone()));
                     }
@@ -211,7 +247,11 @@ impl Server {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
+                Some(()) = OptionFuture::from(changed.as_mut().as_pin_mut()), if !may_accept => {}
             }
+        }
+        if let Some(slot) = &spread {
+            slot.stopped();
         }
         drop(listener);
         let started = Instant::now();
