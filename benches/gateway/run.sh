@@ -15,12 +15,17 @@
 # A second phase drives every path at one fixed request rate well below saturation
 # (oha, RATE requests/s over RATE_WORKERS connections), where latency is the proxy's
 # own added time rather than queueing for the CPU: its table gives p50/p99 and what each
-# proxy adds over direct at that rate.
+# proxy adds over direct at that rate. A third phase does the same at a heavy rate,
+# HEAVY_FRACTION (default 0.6) of nginx's saturated requests/s from the first phase
+# (or HEAVY_RATE), over CONNECTIONS connections: latency under load, with every path
+# carrying the same load.
 #
 # Usage: benches/gateway/run.sh            (from the repository root)
 # Env:   DURATION (s, default 10), ROUNDS (default 3), CONNECTIONS (default 64),
 #        WRK_THREADS (default 2), GATEWAY_WORKERS (default 2), NGINX_WORKERS (default 2),
 #        UPSTREAM_THREADS (default 1), RATE (default 9600), RATE_WORKERS (default 32),
+#        HEAVY_FRACTION (default 0.6) or HEAVY_RATE, BENCH_ACCEPT (the gateway's
+#        workers share one socket by load, `spread`, the default; or `reuseport`),
 #        CARGO_TARGET_DIR.
 # Installs nginx and wrk with apt-get, and oha with `cargo install`, when missing.
 # Traffic stays on 127.0.0.1 and every run is bounded by DURATION; the processes it
@@ -36,6 +41,7 @@ NGINX_WORKERS=${NGINX_WORKERS:-2}
 UPSTREAM_THREADS=${UPSTREAM_THREADS:-1}
 RATE=${RATE:-9600}
 RATE_WORKERS=${RATE_WORKERS:-32}
+HEAVY_FRACTION=${HEAVY_FRACTION:-0.6}
 UPSTREAM_PORT=19101
 NGINX_PORT=19102
 BARE_PORT=19103
@@ -239,17 +245,21 @@ paste <(printf '%s' "${results[gateway-bare]}") <(printf '%s' "${results[nginx]}
     END { printf "per round: gateway / nginx %.2f-%.2f (at or above 1.00 in %d of %d); full / bare %.2f-%.2f\n",
                  rmin, rmax, ahead, NR, fmin, fmax }'
 
-# Phase 2: the same paths at one fixed rate (oha: RATE requests/s over RATE_WORKERS
-# connections, latency measured from when each request was due, so a stall counts for
-# every request it delays; times to the microsecond).
+# Phases 2 and 3: the same paths at one fixed rate (oha: latency measured from when
+# each request was due, so a stall counts for every request it delays; times to the
+# microsecond). Every path then carries the same load, so their latencies compare at
+# equal load — which the saturated phase cannot give: there each path runs at its own
+# maximum, and a proxy that serves more requests per second loads the shared upstream
+# and load generator more, so its latency is measured under more load.
+# `fixed PORT SECONDS RATE CONNECTIONS [oha args]` prints "rps p50_ms p99_ms".
 fixed() {
-    local port=$1 seconds=$2
-    shift 2
-    oha -z "${seconds}s" -c "$RATE_WORKERS" -q "$RATE" --latency-correction --no-tui \
+    local port=$1 seconds=$2 rate=$3 conns=$4
+    shift 4
+    oha -z "${seconds}s" -c "$conns" -q "$rate" --latency-correction --no-tui \
         --output-format json "$@" "http://127.0.0.1:$port/" >"$work/oha.json"
     # The request rate, the latency percentiles (seconds) and any status but 200, from
     # the JSON summary: flattened to one `"name": value` per line, objects in order.
-    tr ',{}' '\n\n\n' <"$work/oha.json" | awk -F: -v s="$seconds" '
+    tr ',{}' '\n\n\n' <"$work/oha.json" | awk -F: '
         { gsub(/[" ]/, "", $1) }
         $1 == "requestsPerSec" { rps = $2 }
         $1 == "latencyPercentiles" { in_latency = 1; next }
@@ -263,25 +273,35 @@ fixed() {
             printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
 }
 
-fixed_rate() { headers_for "$1"; fixed "${ports[$1]}" "$2" "${headers[@]}"; }
-declare -A fixed_results
-rounds fixed_rate "fixed-rate " fixed_results
-declare -A frps fp50 fp99
-for s in "${scenarios[@]}"; do
-    frps[$s]=$(column "${fixed_results[$s]}" 1)
-    fp50[$s]=$(column "${fixed_results[$s]}" 2)
-    fp99[$s]=$(column "${fixed_results[$s]}" 3)
-done
-echo
-echo "fixed rate: oha -c$RATE_WORKERS -q$RATE --latency-correction -z${DURATION}s, median of $ROUNDS rounds"
-echo
-echo "| path | requests/s | p50 ms | p99 ms | added p50 ms | added p99 ms |"
-echo "|---|---:|---:|---:|---:|---:|"
-for s in "${scenarios[@]}"; do
-    awk -v s="$s" -v r="${frps[$s]}" -v a="${fp50[$s]}" -v b="${fp99[$s]}" -v da="${fp50[direct]}" -v db="${fp99[direct]}" \
-        'BEGIN { if (s == "direct") printf "| %s | %.0f | %.3f | %.3f | – | – |\n", s, r, a, b;
-                 else printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", s, r, a, b, a - da, b - db }'
-done
-echo
-awk -v g="${fp99[gateway-bare]}" -v n="${fp99[nginx]}" -v d="${fp99[direct]}" 'BEGIN {
-    printf "at %s requests/s: gateway added p99 %.3f ms vs nginx %.3f ms (target <=)\n", '"$RATE"', g - d, n - d }'
+# `fixed_phase LABEL RATE CONNECTIONS`: ROUNDS interleaved rounds at RATE over every
+# path, then their table and the p99 target line.
+fixed_phase() {
+    local label=$1 rate=$2 conns=$3 s
+    fixed_rate() { headers_for "$1"; fixed "${ports[$1]}" "$2" "$rate" "$conns" "${headers[@]}"; }
+    local -A fixed_results=() frps=() fp50=() fp99=()
+    rounds fixed_rate "$label " fixed_results
+    for s in "${scenarios[@]}"; do
+        frps[$s]=$(column "${fixed_results[$s]}" 1)
+        fp50[$s]=$(column "${fixed_results[$s]}" 2)
+        fp99[$s]=$(column "${fixed_results[$s]}" 3)
+    done
+    echo
+    echo "$label: oha -c$conns -q$rate --latency-correction -z${DURATION}s, median of $ROUNDS rounds"
+    echo
+    echo "| path | requests/s | p50 ms | p99 ms | added p50 ms | added p99 ms |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for s in "${scenarios[@]}"; do
+        awk -v s="$s" -v r="${frps[$s]}" -v a="${fp50[$s]}" -v b="${fp99[$s]}" -v da="${fp50[direct]}" -v db="${fp99[direct]}" \
+            'BEGIN { if (s == "direct") printf "| %s | %.0f | %.3f | %.3f | – | – |\n", s, r, a, b;
+                     else printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", s, r, a, b, a - da, b - db }'
+    done
+    echo
+    awk -v g="${fp99[gateway-bare]}" -v n="${fp99[nginx]}" -v d="${fp99[direct]}" -v r="$rate" 'BEGIN {
+        printf "at %s requests/s: gateway added p99 %.3f ms vs nginx %.3f ms (target <=)\n", r, g - d, n - d }'
+}
+
+# Phase 2: light load, well below saturation, where latency is the proxy's own time.
+fixed_phase "fixed rate" "$RATE" "$RATE_WORKERS"
+# Phase 3: heavy load, HEAVY_FRACTION of nginx's saturated rate (CONNECTIONS connections).
+heavy=${HEAVY_RATE:-$(awk -v r="${rps[nginx]}" -v f="$HEAVY_FRACTION" 'BEGIN { printf "%d", int(r * f / 1000) * 1000 }')}
+fixed_phase "heavy fixed rate" "$heavy" "$CONNECTIONS"
