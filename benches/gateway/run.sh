@@ -24,8 +24,9 @@
 # Env:   DURATION (s, default 10), ROUNDS (default 3), CONNECTIONS (default 64),
 #        WRK_THREADS (default 2), GATEWAY_WORKERS (default 2), NGINX_WORKERS (default 2),
 #        UPSTREAM_THREADS (default 1), RATE (default 9600), RATE_WORKERS (default 32),
-#        HEAVY_FRACTION (default 0.6) or HEAVY_RATE, BENCH_ACCEPT (the gateway's
-#        workers share one socket by load, `spread`, the default; or `reuseport`),
+#        HEAVY_FRACTION (default 0.6) or HEAVY_RATE, BENCH_ACCEPT (`reuseport`, the
+#        default: a socket per gateway worker; or `spread`: one shared socket,
+#        connections taken by load),
 #        CARGO_TARGET_DIR.
 # Installs nginx and wrk with apt-get, and oha with `cargo install`, when missing.
 # Traffic stays on 127.0.0.1 and every run is bounded by DURATION; the processes it

@@ -12,7 +12,8 @@
 //!   breaker and RED metrics.
 //!
 //! Runs `workers` (default 2) single-threaded workers, each with its own gateway, on
-//! one port (`SO_REUSEPORT`), as nginx runs worker processes.
+//! one port (`SO_REUSEPORT`), as nginx runs worker processes; with `BENCH_ACCEPT=spread`
+//! they share one socket through `AcceptSpread` instead.
 //!
 //! Logs at `warn` only, so neither mode writes an access-log line per request (nginx's
 //! access log is off in the same run).
@@ -48,13 +49,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let issuer = Issuer::new(keys, "https://bench", "gateway");
         std::fs::write(token_file, issuer.issue("bench", &["bench"])?)?;
     }
-    let accept = std::env::var("BENCH_ACCEPT").unwrap_or_else(|_| "spread".into());
+    let accept = std::env::var("BENCH_ACCEPT").unwrap_or_else(|_| "reuseport".into());
     eprintln!("bench-gateway ({mode}) listening on {listen} ({workers} worker(s), {accept})");
     // Like nginx's worker processes: one single-threaded runtime per worker, each with
-    // its own gateway (and so its own upstream connection pool). By default they share
-    // one listening socket and take connections in turn by load (`AcceptSpread`);
-    // `BENCH_ACCEPT=reuseport` gives each its own socket on the port (SO_REUSEPORT),
-    // where the kernel picks a connection's worker by a hash of its addresses.
+    // its own gateway (and so its own upstream connection pool). By default each has its
+    // own socket on the port (SO_REUSEPORT), and the kernel picks a connection's worker
+    // by a hash of its addresses; `BENCH_ACCEPT=spread` has them share one socket and
+    // take connections by load (`AcceptSpread`).
     let shared = match accept.as_str() {
         "spread" => {
             let listener = std::net::TcpListener::bind(listen)?;

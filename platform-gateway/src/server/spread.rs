@@ -13,15 +13,23 @@ use tokio::sync::Notify;
 /// [`try_clone`](std::net::TcpListener::try_clone) of one listener), but only while
 /// it has no more open connections than any other worker; a worker with more waits
 /// until another accepts. So connections land on the least loaded worker, whichever
-/// worker the kernel wakes first.
+/// worker the kernel wakes first; a new connection waits in the socket's backlog until
+/// a least loaded worker gets to it.
 ///
-/// Why not one `SO_REUSEPORT` socket per worker: the kernel then picks each
-/// connection's worker by a hash of its addresses, blind to load, so a few hundred
-/// long-lived keep-alive connections end up unevenly spread (with 64 connections over
-/// two workers, a split of 36 to 28 or worse is usual), and the requests on the busier
-/// worker wait longer — the tail latency of the whole server is that worker's. A
-/// single socket without this accepts on whichever worker happens to be awake, which
-/// can be more uneven still.
+/// When to use it rather than one `SO_REUSEPORT` socket per worker, where the kernel
+/// picks each connection's worker by a hash of its addresses, blind to load:
+///
+/// * few, long-lived connections — a load balancer's handful of keep-alive or HTTP/2
+///   connections: by hash, 4 connections over 2 workers all land on one of them 1 time
+///   in 8, leaving the other idle; here they split 2 and 2;
+/// * systems where `SO_REUSEPORT` does not spread connections (it does on Linux; FreeBSD
+///   calls that `SO_REUSEPORT_LB`);
+/// * a shared socket in any case: without this, a connection goes to whichever worker
+///   the kernel wakes, which can be very uneven.
+///
+/// With many connections on Linux, `SO_REUSEPORT` spreads them well enough: in the
+/// gateway's load test (64 connections, two workers) it gave the same or lower latency
+/// than this (`docs/benchmarks.md`).
 ///
 /// ```no_run
 /// use platform_gateway::AcceptSpread;
