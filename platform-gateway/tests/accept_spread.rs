@@ -115,3 +115,32 @@ async fn a_stopped_worker_leaves_the_socket_to_the_others() {
     drop(open);
     tokio::time::timeout(Duration::from_secs(10), second).await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_whose_server_is_dropped_holds_no_one_back() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let spread = AcceptSpread::new(2);
+    let dropped = Server::new(Gateway::builder().build().unwrap(), ServerConfig::default())
+        .spread(&spread, 0)
+        .serve(tokio::net::TcpListener::from_std(listener.try_clone().unwrap()).unwrap());
+    let serving = Server::new(Gateway::builder().build().unwrap(), ServerConfig::default())
+        .spread(&spread, 1)
+        .serve(tokio::net::TcpListener::from_std(listener).unwrap());
+    let dropped = tokio::spawn(dropped);
+    let serving = tokio::spawn(serving);
+    // One connection each, then the first worker's server is dropped mid-serve with its
+    // count the lowest: the second must not wait for it.
+    let mut open = vec![served_connection(addr).await, served_connection(addr).await];
+    assert_eq!(settled(&spread, 2).await, [1, 1]);
+    dropped.abort();
+    assert!(dropped.await.unwrap_err().is_cancelled());
+    for _ in 0..3 {
+        open.push(
+            tokio::time::timeout(Duration::from_secs(10), served_connection(addr)).await.unwrap(),
+        );
+    }
+    assert_eq!(spread.open_connections(), vec![None, Some(4)]);
+    serving.abort();
+}

@@ -216,6 +216,9 @@ impl Server {
     pub async fn serve_with_shutdown(self, listener: TcpListener, shutdown: Shutdown) -> Drained {
         let mut connections = JoinSet::new();
         let spread = self.spread.clone();
+        // However this ends (shutdown, or the future dropped), the worker stops counting
+        // as the least loaded, so the others never wait on it.
+        let stopping = spread.as_ref().map(Slot::stopping);
         loop {
             // With an accept spread, accept only while no other worker has fewer
             // connections; otherwise wait until one accepts (the notification is enabled
@@ -250,9 +253,7 @@ impl Server {
                 Some(()) = OptionFuture::from(changed.as_mut().as_pin_mut()), if !may_accept => {}
             }
         }
-        if let Some(slot) = &spread {
-            slot.stopped();
-        }
+        drop(stopping);
         drop(listener);
         let started = Instant::now();
         let open_at_shutdown = connections.len();

@@ -172,6 +172,20 @@ impl Slot {
         self.open().store(usize::MAX, Ordering::Release);
         self.spread.inner.changed.notify_waiters();
     }
+
+    /// Marks this worker [stopped](Self::stopped) when dropped.
+    pub(crate) fn stopping(&self) -> Stopping<'_> {
+        Stopping(self)
+    }
+}
+
+/// Marks its worker stopped when dropped (see [`Slot::stopping`]).
+pub(crate) struct Stopping<'a>(&'a Slot);
+
+impl Drop for Stopping<'_> {
+    fn drop(&mut self) {
+        self.0.stopped();
+    }
 }
 
 #[cfg(test)]
