@@ -25,6 +25,25 @@ async fn served_connection(addr: std::net::SocketAddr) -> TcpStream {
     stream
 }
 
+/// A listening socket for workers to share, and its address.
+fn shared_socket() -> (std::net::TcpListener, std::net::SocketAddr) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Worker `worker` of `spread` (a gateway with no routes), and its handle on `listener`.
+fn worker(
+    spread: &AcceptSpread,
+    worker: usize,
+    listener: &std::net::TcpListener,
+) -> (Server, tokio::net::TcpListener) {
+    let server = Server::new(Gateway::builder().build().unwrap(), ServerConfig::default())
+        .spread(spread, worker);
+    (server, tokio::net::TcpListener::from_std(listener.try_clone().unwrap()).unwrap())
+}
+
 /// Waits until the workers' open connections add up to `total`.
 async fn settled(spread: &AcceptSpread, total: usize) -> Vec<usize> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -40,17 +59,12 @@ async fn settled(spread: &AcceptSpread, total: usize) -> Vec<usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_spread_evenly_as_they_come_and_go() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let workers = 3;
-    let spread = AcceptSpread::new(workers);
+    let (listener, addr) = shared_socket();
+    let spread = AcceptSpread::new(3);
     let shutdown = Shutdown::new();
     let mut servers = Vec::new();
-    for worker in 0..workers {
-        let listener = tokio::net::TcpListener::from_std(listener.try_clone().unwrap()).unwrap();
-        let server = Server::new(Gateway::builder().build().unwrap(), ServerConfig::default())
-            .spread(&spread, worker);
+    for index in 0..3 {
+        let (server, listener) = worker(&spread, index, &listener);
         servers.push(tokio::spawn(server.serve_with_shutdown(listener, shutdown.clone())));
     }
     drop(listener);
@@ -84,22 +98,13 @@ async fn connections_are_spread_evenly_as_they_come_and_go() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_worker_leaves_the_socket_to_the_others() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, addr) = shared_socket();
     let spread = AcceptSpread::new(2);
     let (stop_first, keep) = (Shutdown::new(), Shutdown::new());
-    let first = Server::new(Gateway::builder().build().unwrap(), ServerConfig::default())
-        .spread(&spread, 0)
-        .serve_with_shutdown(
-            tokio::net::TcpListener::from_std(listener.try_clone().unwrap()).unwrap(),
-            stop_first.clone(),
-        );
-    let second = Server::new(Gateway::builder().build().unwrap(), ServerConfig::default())
-        .spread(&spread, 1)
-        .serve_with_shutdown(tokio::net::TcpListener::from_std(listener).unwrap(), keep.clone());
-    let first = tokio::spawn(first);
-    let second = tokio::spawn(second);
+    let (server, handle) = worker(&spread, 0, &listener);
+    let first = tokio::spawn(server.serve_with_shutdown(handle, stop_first.clone()));
+    let (server, handle) = worker(&spread, 1, &listener);
+    let second = tokio::spawn(server.serve_with_shutdown(handle, keep.clone()));
 
     stop_first.trigger();
     tokio::time::timeout(Duration::from_secs(10), first).await.unwrap().unwrap();
@@ -118,18 +123,12 @@ async fn a_stopped_worker_leaves_the_socket_to_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_whose_server_is_dropped_holds_no_one_back() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, addr) = shared_socket();
     let spread = AcceptSpread::new(2);
-    let dropped = Server::new(Gateway::builder().build().unwrap(), ServerConfig::default())
-        .spread(&spread, 0)
-        .serve(tokio::net::TcpListener::from_std(listener.try_clone().unwrap()).unwrap());
-    let serving = Server::new(Gateway::builder().build().unwrap(), ServerConfig::default())
-        .spread(&spread, 1)
-        .serve(tokio::net::TcpListener::from_std(listener).unwrap());
-    let dropped = tokio::spawn(dropped);
-    let serving = tokio::spawn(serving);
+    let (server, handle) = worker(&spread, 0, &listener);
+    let dropped = tokio::spawn(server.serve(handle));
+    let (server, handle) = worker(&spread, 1, &listener);
+    let serving = tokio::spawn(server.serve(handle));
     // One connection each, then the first worker's server is dropped mid-serve with its
     // count the lowest: the second must not wait for it.
     let mut open = vec![served_connection(addr).await, served_connection(addr).await];
