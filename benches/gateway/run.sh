@@ -203,6 +203,20 @@ rounds() {
 # Median of a column of numbers; `column LINES N`: the median of column N of LINES.
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 column() { printf '%s' "$1" | awk -v c="$2" 'NF { print $c }' | median; }
+# `medians RESULTS OUT...`: for every scenario, the median of column i of its lines in
+# the associative array named RESULTS goes into the associative array named by OUT i.
+medians() {
+    local -n from=$1
+    shift
+    local i=0 s
+    while [ $# -gt 0 ]; do
+        i=$((i + 1))
+        local -n into=$1
+        for s in "${scenarios[@]}"; do into[$s]=$(column "${from[$s]}" "$i"); done
+        unset -n into
+        shift
+    done
+}
 
 for s in "${scenarios[@]}"; do
     saturating "$s" 2 >/dev/null # warm-up
@@ -210,12 +224,7 @@ done
 declare -A results
 rounds saturating "" results
 declare -A rps p50 p99 cpu
-for s in "${scenarios[@]}"; do
-    rps[$s]=$(column "${results[$s]}" 1)
-    p50[$s]=$(column "${results[$s]}" 2)
-    p99[$s]=$(column "${results[$s]}" 3)
-    cpu[$s]=$(column "${results[$s]}" 4)
-done
+medians results rps p50 p99 cpu
 
 echo
 echo "wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s, median of $ROUNDS rounds; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
@@ -281,11 +290,7 @@ fixed_phase() {
     fixed_rate() { headers_for "$1"; fixed "${ports[$1]}" "$2" "$rate" "$conns" "${headers[@]}"; }
     local -A fixed_results=() frps=() fp50=() fp99=()
     rounds fixed_rate "$label " fixed_results
-    for s in "${scenarios[@]}"; do
-        frps[$s]=$(column "${fixed_results[$s]}" 1)
-        fp50[$s]=$(column "${fixed_results[$s]}" 2)
-        fp99[$s]=$(column "${fixed_results[$s]}" 3)
-    done
+    medians fixed_results frps fp50 fp99
     echo
     echo "$label: oha -c$conns -q$rate --latency-correction -z${DURATION}s, median of $ROUNDS rounds"
     echo

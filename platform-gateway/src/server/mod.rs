@@ -213,9 +213,14 @@ impl Server {
     /// are not waited for.
     ///
     /// To stop on SIGTERM or Ctrl-C: `shutdown.trigger_on(os_signal())`.
-    pub async fn serve_with_shutdown(self, listener: TcpListener, shutdown: Shutdown) -> Drained {
+    pub async fn serve_with_shutdown(
+        mut self,
+        listener: TcpListener,
+        shutdown: Shutdown,
+    ) -> Drained {
         let mut connections = JoinSet::new();
-        let spread = self.spread.clone();
+        // The accept loop's alone: the server each connection gets a copy of needs none.
+        let spread = self.spread.take();
         // However this ends (shutdown, or the future dropped), the worker stops counting
         // as the least loaded, so the others never wait on it.
         let stopping = spread.as_ref().map(Slot::stopping);
