@@ -49,10 +49,15 @@ async fn the_gateway_binary_serves_reloads_and_drains() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gateway.toml");
     std::fs::write(&file, config(up, "/api")).unwrap();
-    let args = Args::parse(["--config".to_owned(), file.display().to_string()]).unwrap();
+    let args =
+        Args::parse(["--config", &file.display().to_string(), "--workers", "3"].map(String::from))
+            .unwrap();
     let running = start(&args).await.unwrap();
 
-    assert_eq!(fetch(running.addr, "/api/users/1").await, (200, "user from upstream".into()));
+    // Fresh connections, spread by the kernel over the three workers.
+    for _ in 0..6 {
+        assert_eq!(fetch(running.addr, "/api/users/1").await, (200, "user from upstream".into()));
+    }
     let (status, routes) = fetch(running.admin_addr, "/admin/routes").await;
     assert_eq!(status, 200);
     assert!(routes.contains("\"id\":\"users\""), "{routes}");
@@ -66,8 +71,11 @@ async fn the_gateway_binary_serves_reloads_and_drains() {
     })
     .await
     .expect("the edited file is applied");
-    assert_eq!(fetch(running.addr, "/v2/users/1").await.0, 200);
-    assert_eq!(fetch(running.addr, "/api/users/1").await.0, 404);
+    // The reload reaches every worker.
+    for _ in 0..6 {
+        assert_eq!(fetch(running.addr, "/v2/users/1").await.0, 200);
+        assert_eq!(fetch(running.addr, "/api/users/1").await.0, 404);
+    }
     let (_, status) = fetch(running.admin_addr, "/admin/config").await;
     assert!(status.contains("\"version\":2"), "{status}");
 

@@ -95,6 +95,7 @@ mod server;
 mod timer;
 pub mod upstream;
 pub mod view;
+mod worker;
 
 /// A boxed future at a type-erasure boundary (route stacks, the gateway service).
 pub(crate) type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -114,7 +115,8 @@ pub use error::{GatewayError, ProxyError};
 pub use gateway::{Gateway, GatewayBuilder};
 pub use route::{Route, RouteBuilder};
 pub use server::{
-    AcceptSpread, ConnectionInfo, Drained, Server, ServerConfig, Shutdown, os_signal,
+    AcceptSpread, ConnectionInfo, Drained, Server, ServerConfig, Shutdown, WorkerListeners,
+    available_cores, os_signal,
 };
 #[cfg(feature = "tls")]
 pub use server::{ServerTls, TlsConfig, TlsError};

@@ -6,8 +6,10 @@ mod shutdown;
 mod spread;
 #[cfg(feature = "tls")]
 mod tls;
+mod workers;
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ pub use spread::AcceptSpread;
 use spread::Slot;
 #[cfg(feature = "tls")]
 pub use tls::{ServerTls, TlsConfig, TlsError};
+pub use workers::{WorkerListeners, available_cores};
 
 use crate::gateway::Gateway;
 use crate::proxy::ForwardedCache;
@@ -61,6 +64,12 @@ pub struct ServerConfig {
     /// connection that is anything else hands the connection to hyper for good; `false`
     /// sends every connection to hyper. See `docs/gateway.md`, "Performance notes".
     pub inline_http1: bool,
+    /// How many workers [`Server::serve_workers`] runs — threads, each with a
+    /// single-threaded runtime — when the application asks for this number
+    /// ([`worker_count`](Self::worker_count)); the `gateway` binary does. Left out
+    /// (`None`, the default): one per CPU core. [`Server::serve`] itself runs on the
+    /// runtime it is called from and does not read this.
+    pub workers: Option<NonZeroUsize>,
 }
 
 impl Default for ServerConfig {
@@ -72,7 +81,24 @@ impl Default for ServerConfig {
             http2_keep_alive_interval: Duration::from_secs(20),
             drain_timeout: Duration::from_secs(30),
             inline_http1: true,
+            workers: None,
         }
+    }
+}
+
+impl ServerConfig {
+    /// [`workers`](Self::workers), or the number of CPU cores when it is left out.
+    ///
+    /// ```
+    /// use std::num::NonZeroUsize;
+    /// use platform_gateway::ServerConfig;
+    ///
+    /// let config = ServerConfig { workers: NonZeroUsize::new(3), ..ServerConfig::default() };
+    /// assert_eq!(config.worker_count(), 3);
+    /// assert_eq!(ServerConfig::default().worker_count(), platform_gateway::available_cores());
+    /// ```
+    pub fn worker_count(&self) -> usize {
+        self.workers.map_or_else(available_cores, NonZeroUsize::get)
     }
 }
 

@@ -24,7 +24,8 @@
 //!   for that when the body is still streaming; inline, the body hands it back), and
 //!   never after `101`.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
 use http::uri::{Authority, PathAndQuery, Scheme, Uri};
@@ -43,6 +44,7 @@ use super::h1::{self, H1Body, H1Conn, Recycle};
 use super::{Transport, UpstreamConfig, UpstreamProtocol};
 use crate::body::Body;
 use crate::proxy::Ingress;
+use crate::worker::{self, MAX_WORKERS};
 
 /// How an upstream opens connections to its endpoints (shared by its endpoints).
 #[derive(Clone)]
@@ -107,9 +109,23 @@ pub(crate) enum SendError {
 pub(crate) type UpstreamBody = http_body_util::Either<Incoming, H1Body>;
 
 /// The connection pool of one endpoint.
+///
+/// Connections are registered with the I/O driver of the runtime that opened them, so
+/// each worker of [`Server::serve_workers`](crate::Server::serve_workers) — a runtime of
+/// its own — keeps its own connections: a shard of the pool that only it takes from and
+/// gives back to. Tasks on no worker (any runtime of the application's) share `shared`.
 pub(crate) struct Pool {
     shared: Arc<Shared>,
+    /// The workers' shards by slot, in chunks made when a worker first uses the pool.
+    workers: [OnceLock<Chunk>; CHUNKS],
 }
+
+/// [`CHUNK`] workers' shards, each made when its worker first uses the pool.
+type Chunk = Box<[OnceLock<Arc<Shared>>]>;
+
+/// Worker shards per chunk.
+const CHUNK: usize = 64;
+const CHUNKS: usize = MAX_WORKERS.div_ceil(CHUNK);
 
 struct Shared {
     connectors: Connectors,
@@ -122,6 +138,10 @@ struct Shared {
     /// One HTTP/2 connection opened at a time (`h2c` / `h2`): requests arriving
     /// meanwhile wait for it and share it.
     h2_connecting: tokio::sync::Mutex<()>,
+    /// The epoch of the worker this shard belongs to (0: no worker's). A new worker in
+    /// the slot of one that ended drops what that one left: its connections were
+    /// driven by a runtime that is gone, and its sweep task went with it.
+    epoch: AtomicU64,
 }
 
 #[derive(Default)]
@@ -181,8 +201,35 @@ impl Pool {
                 host,
                 idle: Mutex::new(Idle::default()),
                 h2_connecting: tokio::sync::Mutex::new(()),
+                epoch: AtomicU64::new(0),
             }),
+            workers: [const { OnceLock::new() }; CHUNKS],
         }
+    }
+
+    /// The shard of the current worker, or the shared one on no worker's thread.
+    fn shard(&self) -> &Arc<Shared> {
+        let Some(worker) = worker::current() else { return &self.shared };
+        let chunk = self.workers[worker.slot / CHUNK]
+            .get_or_init(|| (0..CHUNK).map(|_| OnceLock::new()).collect());
+        let shard = chunk[worker.slot % CHUNK].get_or_init(|| Arc::new(self.shared.empty_like()));
+        if shard.epoch.load(Ordering::Relaxed) != worker.epoch {
+            // Anything here is a former worker's (normally cleared when it ended).
+            *shard.lock() = Idle::default();
+            shard.epoch.store(worker.epoch, Ordering::Relaxed);
+            // When this worker ends, its connections close with it rather than wait
+            // for the next worker in the slot.
+            let left = Arc::downgrade(shard);
+            worker::at_exit(move || {
+                if let Some(shard) = left.upgrade()
+                    && shard.epoch.load(Ordering::Relaxed) == worker.epoch
+                {
+                    let idle = std::mem::take(&mut *shard.lock());
+                    drop(idle);
+                }
+            });
+        }
+        shard
     }
 
     /// Sends `req` on a pooled or new connection; see the [module docs](self).
@@ -194,7 +241,7 @@ impl Pool {
         &self,
         req: Request<Body>,
     ) -> impl Future<Output = Result<Response<UpstreamBody>, SendError>> + Send + 'static {
-        let shared = &self.shared;
+        let shared = self.shard();
         let http2_only = shared.connectors.http2_only;
         let upgrade = !http2_only && req.headers().contains_key(header::UPGRADE);
         let inline = !upgrade
@@ -354,6 +401,18 @@ impl Pool {
 }
 
 impl Shared {
+    /// A shard for the same endpoint, with nothing in it.
+    fn empty_like(&self) -> Self {
+        Self {
+            connectors: self.connectors.clone(),
+            target: self.target.clone(),
+            host: self.host.clone(),
+            idle: Mutex::new(Idle::default()),
+            h2_connecting: tokio::sync::Mutex::new(()),
+            epoch: AtomicU64::new(0),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }

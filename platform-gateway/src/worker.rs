@@ -1,0 +1,146 @@
+//! Which worker the current thread is: the identity [`Server::serve_workers`] gives each
+//! of its threads, so that state tied to one runtime — upstream connections, registered
+//! with that runtime's I/O driver — stays with the worker that opened it.
+//!
+//! A worker takes the lowest free slot (process-wide, so two sets of workers never share
+//! one) and a fresh epoch. Slots are reused once a worker ends; the epoch tells a new
+//! worker in an old slot from the one before it, whose connections belonged to a runtime
+//! that is gone. What a worker leaves behind is cleared when it ends ([`at_exit`]).
+//!
+//! [`Server::serve_workers`]: crate::Server::serve_workers
+
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// Most workers that can run at once in one process.
+pub(crate) const MAX_WORKERS: usize = 1024;
+
+/// A worker: its slot (below [`MAX_WORKERS`]) and its epoch (never reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WorkerId {
+    pub(crate) slot: usize,
+    pub(crate) epoch: u64,
+}
+
+/// Which slots are taken.
+static TAKEN: Mutex<Vec<bool>> = Mutex::new(Vec::new());
+/// The next epoch; 0 is never handed out.
+static EPOCH: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CURRENT: Cell<Option<WorkerId>> = const { Cell::new(None) };
+    /// What to do when the current worker ends.
+    static AT_EXIT: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` when the current thread's worker ends (dropped at once, not run, on a
+/// thread that is no worker).
+pub(crate) fn at_exit(f: impl FnOnce() + 'static) {
+    if current().is_some() {
+        AT_EXIT.with(|a| a.borrow_mut().push(Box::new(f)));
+    }
+}
+
+/// The worker the current thread is, if it is one.
+pub(crate) fn current() -> Option<WorkerId> {
+    CURRENT.with(Cell::get)
+}
+
+/// Makes the current thread a worker until the guard is dropped.
+///
+/// # Errors
+/// When [`MAX_WORKERS`] workers run already.
+pub(crate) fn enter() -> Result<WorkerGuard, TooManyWorkers> {
+    let slot = {
+        let mut taken = TAKEN.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = match taken.iter().position(|t| !t) {
+            Some(free) => free,
+            None if taken.len() < MAX_WORKERS => {
+                taken.push(false);
+                taken.len() - 1
+            }
+            None => return Err(TooManyWorkers),
+        };
+        taken[slot] = true;
+        slot
+    };
+    let id = WorkerId { slot, epoch: EPOCH.fetch_add(1, Ordering::Relaxed) };
+    let previous = CURRENT.with(|c| c.replace(Some(id)));
+    Ok(WorkerGuard { id, previous })
+}
+
+/// More than [`MAX_WORKERS`] workers at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("at most {MAX_WORKERS} gateway workers can run at once in one process")]
+pub(crate) struct TooManyWorkers;
+
+/// The current thread's worker identity; frees the slot when dropped.
+#[derive(Debug)]
+pub(crate) struct WorkerGuard {
+    id: WorkerId,
+    previous: Option<WorkerId>,
+}
+
+impl WorkerGuard {
+    /// This worker.
+    #[cfg(test)]
+    pub(crate) fn id(&self) -> WorkerId {
+        self.id
+    }
+}
+
+impl Drop for WorkerGuard {
+    fn drop(&mut self) {
+        for f in AT_EXIT.with(RefCell::take) {
+            f();
+        }
+        CURRENT.with(|c| c.set(self.previous));
+        let mut taken = TAKEN.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(t) = taken.get_mut(self.id.slot) {
+            *t = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_get_distinct_slots_and_epochs_and_slots_are_reused() {
+        assert_eq!(current(), None);
+        let a = enter().unwrap();
+        assert_eq!(current(), Some(a.id()));
+        let b = std::thread::spawn(|| {
+            let b = enter().unwrap();
+            assert_eq!(current(), Some(b.id()));
+            b.id()
+        })
+        .join()
+        .unwrap();
+        // Other tests may hold slots too: only distinctness and reuse are certain.
+        assert_ne!(a.id().slot, b.slot, "two workers at once never share a slot");
+        let a_id = a.id();
+        drop(a);
+        assert_eq!(current(), None, "the thread is no worker once the guard is gone");
+        let again = enter().unwrap();
+        assert!(again.id().epoch > a_id.epoch.max(b.epoch), "epochs are never reused");
+    }
+
+    #[test]
+    fn exit_tasks_run_when_the_worker_ends_and_only_for_workers() {
+        let ran = std::rc::Rc::new(Cell::new(0));
+        let r = ran.clone();
+        at_exit(move || r.set(r.get() + 1));
+        assert_eq!(ran.get(), 0);
+        let guard = enter().unwrap();
+        let r = ran.clone();
+        at_exit(move || r.set(r.get() + 10));
+        assert_eq!(ran.get(), 0, "not before the worker ends");
+        drop(guard);
+        assert_eq!(ran.get(), 10, "the worker's task ran, the one from before it did not");
+        drop(enter().unwrap());
+        assert_eq!(ran.get(), 10, "once");
+    }
+}
