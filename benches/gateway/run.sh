@@ -6,6 +6,8 @@
 #   nginx         -> nginx (reverse proxy, upstream keepalive) -> upstream
 #   gateway-bare  -> bench-gateway bare -> upstream
 #   gateway-full  -> bench-gateway full (JWT auth, rate limit, breaker, RED metrics) -> upstream
+#   gateway-bin   -> the shipped `gateway` binary (one route from a config file; its
+#                    RED metrics and admin listener on, as shipped) -> upstream
 # and prints requests/s, p50/p99 and the latency each proxy adds over direct, as a
 # markdown table (median of ROUNDS interleaved rounds), and the CPU time each proxy
 # spent per request (its processes' user + system time over the run / requests served),
@@ -47,6 +49,8 @@ UPSTREAM_PORT=19101
 NGINX_PORT=19102
 BARE_PORT=19103
 FULL_PORT=19104
+BIN_PORT=19105
+BIN_ADMIN_PORT=19106
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -65,8 +69,9 @@ if ! need oha; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-echo "building bench-upstream and bench-gateway (release)" >&2
-cargo build --release -q -p platform-benches --bin bench-upstream --bin bench-gateway
+echo "building bench-upstream, bench-gateway and gateway (release)" >&2
+cargo build --release -q -p platform-benches --bin bench-upstream --bin bench-gateway \
+    -p platform-examples --bin gateway
 target=${CARGO_TARGET_DIR:-$root/target}/release
 
 work=$(mktemp -d)
@@ -135,7 +140,26 @@ bare_pid=$!
 "$target/bench-gateway" full "127.0.0.1:$FULL_PORT" "127.0.0.1:$UPSTREAM_PORT" "$work/token" "$GATEWAY_WORKERS" 2>"$work/full.log" &
 pids+=($!)
 full_pid=$!
-for port in $UPSTREAM_PORT $NGINX_PORT $BARE_PORT $FULL_PORT; do wait_port "$port"; done
+cat >"$work/gateway.toml" <<CONF
+[listen]
+address = "127.0.0.1:$BIN_PORT"
+admin = "127.0.0.1:$BIN_ADMIN_PORT"
+
+[server]
+workers = $GATEWAY_WORKERS
+
+[upstreams.bench]
+endpoints = ["127.0.0.1:$UPSTREAM_PORT"]
+
+[[routes]]
+id = "bench"
+path_prefix = "/"
+upstream = "bench"
+CONF
+RUST_LOG=warn "$target/gateway" --config "$work/gateway.toml" 2>"$work/bin.log" &
+pids+=($!)
+bin_pid=$!
+for port in $UPSTREAM_PORT $NGINX_PORT $BARE_PORT $FULL_PORT $BIN_PORT; do wait_port "$port"; done
 token=$(cat "$work/token")
 nginx_pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
 
@@ -175,10 +199,10 @@ load() {
         }' "$work/wrk.out"
 }
 
-declare -A ports=([direct]=$UPSTREAM_PORT [nginx]=$NGINX_PORT [gateway-bare]=$BARE_PORT [gateway-full]=$FULL_PORT)
+declare -A ports=([direct]=$UPSTREAM_PORT [nginx]=$NGINX_PORT [gateway-bare]=$BARE_PORT [gateway-full]=$FULL_PORT [gateway-bin]=$BIN_PORT)
 # Whose CPU time counts: the upstream for direct, the proxy otherwise.
-declare -A measured=([direct]=$upstream_pid [nginx]=$nginx_pids [gateway-bare]=$bare_pid [gateway-full]=$full_pid)
-scenarios=(direct nginx gateway-bare gateway-full)
+declare -A measured=([direct]=$upstream_pid [nginx]=$nginx_pids [gateway-bare]=$bare_pid [gateway-full]=$full_pid [gateway-bin]=$bin_pid)
+scenarios=(direct nginx gateway-bare gateway-full gateway-bin)
 # The extra arguments of scenario $1 (the full stack needs the token), in `headers`.
 headers_for() {
     headers=()
@@ -238,12 +262,14 @@ for s in "${scenarios[@]}"; do
 done
 echo
 awk -v g="${rps[gateway-bare]}" -v n="${rps[nginx]}" -v f="${rps[gateway-full]}" \
-    -v gp="${p99[gateway-bare]}" -v np="${p99[nginx]}" -v d="${p99[direct]}" 'BEGIN {
+    -v gp="${p99[gateway-bare]}" -v np="${p99[nginx]}" -v d="${p99[direct]}" \
+    -v b="${rps[gateway-bin]}" -v bp="${p99[gateway-bin]}" 'BEGIN {
     printf "gateway throughput / nginx: %.2f (target >= 1.00)\n", g / n;
+    printf "gateway binary throughput / nginx: %.2f; its added p99 %.3f ms\n", b / n, bp - d;
     printf "gateway added p99 %.3f ms vs nginx %.3f ms (target <=)\n", gp - d, np - d;
     printf "full stack / bare routing: %.2f (target >= 0.85)\n", f / g }'
-awk -v g="${cpu[gateway-bare]}" -v n="${cpu[nginx]}" -v f="${cpu[gateway-full]}" 'BEGIN {
-    printf "CPU per request: gateway bare / nginx %.2f; full / bare %.2f\n", g / n, f / g }'
+awk -v g="${cpu[gateway-bare]}" -v n="${cpu[nginx]}" -v f="${cpu[gateway-full]}" -v b="${cpu[gateway-bin]}" 'BEGIN {
+    printf "CPU per request: gateway bare / nginx %.2f; full / bare %.2f; binary / nginx %.2f\n", g / n, f / g, b / n }'
 # The same ratios round by round (rounds are interleaved, so each pair ran minutes apart
 # at most): their spread says how much of the median's distance from 1.00 is noise.
 paste <(printf '%s' "${results[gateway-bare]}") <(printf '%s' "${results[nginx]}") \
@@ -254,6 +280,9 @@ paste <(printf '%s' "${results[gateway-bare]}") <(printf '%s' "${results[nginx]}
         ahead += (r >= 1) }
     END { printf "per round: gateway / nginx %.2f-%.2f (at or above 1.00 in %d of %d); full / bare %.2f-%.2f\n",
                  rmin, rmax, ahead, NR, fmin, fmax }'
+paste <(printf '%s' "${results[gateway-bin]}") <(printf '%s' "${results[nginx]}") | awk 'NF {
+        r = $1 / $5; rmin = (NR == 1 || r < rmin) ? r : rmin; rmax = (NR == 1 || r > rmax) ? r : rmax; ahead += (r >= 1) }
+    END { printf "per round: gateway binary / nginx %.2f-%.2f (at or above 1.00 in %d of %d)\n", rmin, rmax, ahead, NR }'
 
 # Phases 2 and 3: the same paths at one fixed rate (oha: latency measured from when
 # each request was due, so a stall counts for every request it delays; times to the
@@ -302,8 +331,8 @@ fixed_phase() {
                      else printf "| %s | %.0f | %.3f | %.3f | %.3f | %.3f |\n", s, r, a, b, a - da, b - db }'
     done
     echo
-    awk -v g="${fp99[gateway-bare]}" -v n="${fp99[nginx]}" -v d="${fp99[direct]}" -v r="$rate" 'BEGIN {
-        printf "at %s requests/s: gateway added p99 %.3f ms vs nginx %.3f ms (target <=)\n", r, g - d, n - d }'
+    awk -v g="${fp99[gateway-bare]}" -v n="${fp99[nginx]}" -v d="${fp99[direct]}" -v b="${fp99[gateway-bin]}" -v r="$rate" 'BEGIN {
+        printf "at %s requests/s: gateway added p99 %.3f ms vs nginx %.3f ms (target <=); binary %.3f ms\n", r, g - d, n - d, b - d }'
 }
 
 # Phase 2: light load, well below saturation, where latency is the proxy's own time.

@@ -87,6 +87,15 @@ fn upstream_errors_name_the_upstream_and_field() {
 }
 
 #[test]
+fn server_workers_is_a_count_of_at_least_one() {
+    let c = GatewayConfig::from_toml("[server]\nworkers = 3\n", None).unwrap();
+    assert_eq!(c.server.worker_count(), 3);
+    let e = err("[server]\nworkers = 0\n");
+    assert!(e.starts_with("gw.toml:2: ") && e.contains("server.workers"), "{e}");
+    assert!(e.contains("nonzero"), "{e}");
+}
+
+#[test]
 fn syntax_errors_give_the_line() {
     let e = err("[proxy]\nmax_headers = \n");
     assert!(e.starts_with("gw.toml:2: "), "{e}");
