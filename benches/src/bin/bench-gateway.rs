@@ -11,9 +11,10 @@
 //!   `TOKEN_FILE`), a rate limit (high enough never to refuse, but counted), a circuit
 //!   breaker and RED metrics.
 //!
-//! Runs `workers` (default 2) single-threaded workers, each with its own gateway, on
-//! one port (`SO_REUSEPORT`), as nginx runs worker processes; with `BENCH_ACCEPT=spread`
-//! they share one socket through `AcceptSpread` instead.
+//! Serves on `workers` (default 2) single-threaded workers sharing the one gateway
+//! (`Server::serve_workers`), each with its own socket on the port (`SO_REUSEPORT`), as
+//! nginx runs worker processes; with `BENCH_ACCEPT=spread` they share one socket and
+//! take connections by load (`WorkerListeners::shared`).
 //!
 //! Logs at `warn` only, so neither mode writes an access-log line per request (nginx's
 //! access log is off in the same run).
@@ -24,11 +25,9 @@ use platform_auth::jwt::{Issuer, Key, KeySet, Verifier, VerifierConfig};
 use platform_auth::{AuthenticateLayer, Authenticator};
 use platform_core::resilience::RateLimitConfig;
 use platform_core::resilience::circuit_breaker::CircuitBreakerConfig;
-use platform_gateway::AcceptSpread;
 use platform_gateway::filter::RateKey;
-use platform_gateway::{Gateway, Route, Server, ServerConfig, Upstream};
+use platform_gateway::{Gateway, Route, Server, ServerConfig, Shutdown, Upstream, WorkerListeners};
 use platform_observe::metrics::MetricsRegistry;
-use tokio::net::TcpSocket;
 
 /// mimalloc instead of the system allocator: a proxy allocates and frees small objects
 /// on every request, where glibc's allocator costs several times more per call.
@@ -50,54 +49,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(token_file, issuer.issue("bench", &["bench"])?)?;
     }
     let accept = std::env::var("BENCH_ACCEPT").unwrap_or_else(|_| "reuseport".into());
-    eprintln!("bench-gateway ({mode}) listening on {listen} ({workers} worker(s), {accept})");
-    // Like nginx's worker processes: one single-threaded runtime per worker, each with
-    // its own gateway (and so its own upstream connection pool). By default each has its
-    // own socket on the port (SO_REUSEPORT), and the kernel picks a connection's worker
-    // by a hash of its addresses; `BENCH_ACCEPT=spread` has them share one socket and
-    // take connections by load (`AcceptSpread`).
-    let shared = match accept.as_str() {
-        "spread" => {
-            let listener = std::net::TcpListener::bind(listen)?;
-            listener.set_nonblocking(true)?;
-            Some((listener, AcceptSpread::new(workers)))
-        }
-        "reuseport" => None,
+    let addr: std::net::SocketAddr = listen.parse()?;
+    let listeners = match accept.as_str() {
+        "spread" => WorkerListeners::shared(std::net::TcpListener::bind(addr)?, workers)?,
+        "reuseport" => WorkerListeners::bind(addr, workers)?,
         other => return Err(format!("BENCH_ACCEPT={other:?}: spread or reuseport").into()),
     };
-    let handles: Vec<_> = (0..workers)
-        .map(|index| {
-            let (mode, listen, upstream) = (mode.clone(), listen.clone(), upstream.clone());
-            let shared = match &shared {
-                Some((listener, spread)) => Some((listener.try_clone()?, spread.clone())),
-                None => None,
-            };
-            Ok(std::thread::spawn(move || -> Result<(), String> {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                runtime
-                    .block_on(worker(&mode, &listen, &upstream, shared, index))
-                    .map_err(|e| e.to_string())
-            }))
-        })
-        .collect::<std::io::Result<_>>()?;
-    for h in handles {
-        h.join().map_err(|_| "a worker panicked")??;
-    }
-    Ok(())
+    eprintln!("bench-gateway ({mode}) listening on {listen} ({workers} worker(s), {accept})");
+    // The control runtime builds the gateway (its upstream's tasks run here); the
+    // workers serve it, each on a single-threaded runtime of its own.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let gateway = gateway(mode, upstream).await?;
+        Server::new(gateway, ServerConfig::default())
+            .serve_workers(listeners, Shutdown::new())
+            .await?;
+        Ok(())
+    })
 }
 
 const SECRET: &[u8] = b"bench-only-hmac-secret-0123456789abcdef";
 
-async fn worker(
-    mode: &str,
-    listen: &str,
-    upstream: &str,
-    shared: Option<(std::net::TcpListener, AcceptSpread)>,
-    index: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
+async fn gateway(mode: &str, upstream: &str) -> Result<Gateway, Box<dyn std::error::Error>> {
     let upstream = Upstream::builder("bench").endpoint(upstream).build().await?;
     let route = Route::builder("bench").path_prefix("/").upstream("bench");
     let mut gateway = Gateway::builder().upstream(upstream);
@@ -117,19 +90,5 @@ async fn worker(
         }
         other => return Err(format!("mode {other:?}; {USAGE}").into()),
     };
-    let gateway = gateway.route(route.build()?).build()?;
-    let server = Server::new(gateway, ServerConfig::default());
-    if let Some((listener, spread)) = shared {
-        let listener = tokio::net::TcpListener::from_std(listener)?;
-        server.spread(&spread, index).serve(listener).await;
-        return Ok(());
-    }
-    let addr: std::net::SocketAddr = listen.parse()?;
-    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
-    socket.set_reuseport(true)?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    let listener = socket.listen(1024)?;
-    server.serve(listener).await;
-    Ok(())
+    Ok(gateway.route(route.build()?).build()?)
 }

@@ -135,7 +135,8 @@ pub struct UpstreamConfig {
     /// How long an unused pooled connection is kept (default 90 s).
     #[serde(with = "humantime_serde")]
     pub pool_idle_timeout: Duration,
-    /// Idle connections kept per endpoint (default 256).
+    /// Idle connections kept per endpoint (default 256), by each worker of
+    /// [`Server::serve_workers`](crate::Server::serve_workers) for itself.
     pub pool_max_idle_per_host: usize,
     /// The balancing policy (default PeakEwma).
     pub balance: BalancePolicy,

@@ -71,7 +71,7 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let parent = req.extensions().get::<TraceContext>().cloned().or_else(TraceContext::current);
-        let ctx = parent.as_ref().map_or_else(TraceContext::new_root, TraceContext::child);
+        let ctx = parent.map_or_else(TraceContext::new_root, TraceContext::into_child);
         let span = tracing::info_span!(
             target: "platform::observe::http",
             "http.client",

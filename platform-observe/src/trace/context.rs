@@ -185,7 +185,12 @@ impl TraceContext {
 
     /// A child of this context: same trace, new span, this span as parent.
     pub fn child(&self) -> Self {
-        Self { span_id: SpanId::random(), parent_id: Some(self.span_id), ..self.clone() }
+        self.clone().into_child()
+    }
+
+    /// [`child`](Self::child), taking this context instead of copying it.
+    pub fn into_child(self) -> Self {
+        Self { span_id: SpanId::random(), parent_id: Some(self.span_id), ..self }
     }
 
     /// The `traceparent` to send downstream: this span as the parent.
@@ -207,6 +212,11 @@ impl TraceContext {
 
     /// Records the ids on a span declared with empty `trace_id`, `span_id`, `parent_id`.
     pub(crate) fn record_on(&self, span: &tracing::Span) {
+        // A span no subscriber wants (the usual case with logging at `warn`) records
+        // nothing, but each `record` would still look its field up by name.
+        if span.is_disabled() {
+            return;
+        }
         span.record("trace_id", tracing::field::display(self.trace_id));
         span.record("span_id", tracing::field::display(self.span_id));
         if let Some(p) = self.parent_id {
