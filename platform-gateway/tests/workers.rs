@@ -217,6 +217,28 @@ async fn dropping_the_future_stops_the_workers() {
     eventually_refused(addr).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spread_set_on_the_server_is_not_shared_by_its_workers() {
+    // A server made worker 0 of a two-worker spread, whose worker 1 never comes: alone
+    // it would stop accepting after one connection. `serve_workers` gives each worker
+    // its own place instead.
+    let spread = platform_gateway::AcceptSpread::new(2);
+    let server = Server::new(Gateway::builder().build().unwrap(), ServerConfig::default())
+        .spread(&spread, 0);
+    let listeners = WorkerListeners::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+    let addr = listeners.local_addr();
+    let shutdown = Shutdown::new();
+    let serving = tokio::spawn(server.serve_workers(listeners, shutdown.clone()));
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(get_on(&mut stream, "/").await.0, 404);
+        open.push(stream);
+    }
+    shutdown.trigger();
+    assert_eq!(serving.await.unwrap().unwrap().open_at_shutdown, 4);
+}
+
 async fn eventually_refused(addr: SocketAddr) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(addr).await.is_ok() {

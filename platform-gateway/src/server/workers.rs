@@ -160,11 +160,14 @@ impl Server {
     /// are shut down and drained first), or more than 1024 workers would run at once in
     /// this process.
     pub async fn serve_workers(
-        self,
+        mut self,
         listeners: WorkerListeners,
         shutdown: Shutdown,
     ) -> io::Result<Drained> {
         let mut guard = TriggerOnDrop(Some(shutdown.clone()));
+        // A spread slot set on this server would be one slot for every worker: the
+        // workers get their own below, when they share a socket.
+        self.spread = None;
         let (sockets, spread) = match listeners.accept {
             Accept::ReusePort(sockets) => (sockets, None),
             Accept::Spread(listener, workers) => {
