@@ -12,6 +12,7 @@
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::task::{Poll, Waker};
 
 /// Most workers that can run at once in one process.
 pub(crate) const MAX_WORKERS: usize = 1024;
@@ -29,6 +30,11 @@ static TAKEN: Mutex<Vec<bool>> = Mutex::new(Vec::new());
 static EPOCH: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
+    /// Requests begun on this thread (see [`request_begun`]).
+    static REQUESTS: Cell<u64> = const { Cell::new(0) };
+    /// Whether this thread's [`yield_each_pass`] task sleeps, and its waker.
+    static YIELDER_ASLEEP: Cell<bool> = const { Cell::new(false) };
+    static YIELDER: RefCell<Option<Waker>> = const { RefCell::new(None) };
     static CURRENT: Cell<Option<WorkerId>> = const { Cell::new(None) };
     /// What to do when the current worker ends.
     static AT_EXIT: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
@@ -39,6 +45,49 @@ thread_local! {
 pub(crate) fn at_exit(f: impl FnOnce() + 'static) {
     if current().is_some() {
         AT_EXIT.with(|a| a.borrow_mut().push(Box::new(f)));
+    }
+}
+
+/// Counts a request begun on this thread, and wakes the thread's
+/// [`yield_each_pass`] task if it sleeps. Cheap: two thread-local cells.
+pub(crate) fn request_begun() {
+    REQUESTS.with(|r| r.set(r.get().wrapping_add(1)));
+    if YIELDER_ASLEEP.with(Cell::get) {
+        YIELDER_ASLEEP.with(|a| a.set(false));
+        if let Some(waker) = YIELDER.with(RefCell::take) {
+            waker.wake();
+        }
+    }
+}
+
+/// Gives the CPU away once per pass of the worker's scheduler while requests arrive:
+/// after each pass in which a request began, the thread calls `sched_yield`, so other
+/// threads waiting for this CPU (a co-located upstream, other processes) run then rather
+/// than at the next scheduler tick — where an event loop that always has work ready
+/// would otherwise keep it. When no request began since the last pass the task sleeps
+/// until one does, so an idle worker does not spin. Runs until its runtime ends.
+pub(crate) async fn yield_each_pass() {
+    let mut seen = REQUESTS.with(Cell::get);
+    loop {
+        // Back after the scheduler's next pass (tokio defers a yielding task until the
+        // tasks ready now have run and I/O has been polled).
+        tokio::task::yield_now().await;
+        let now = REQUESTS.with(Cell::get);
+        if now != seen {
+            seen = now;
+            std::thread::yield_now();
+            continue;
+        }
+        std::future::poll_fn(|cx| {
+            if REQUESTS.with(Cell::get) != seen {
+                return Poll::Ready(());
+            }
+            YIELDER.with(|y| *y.borrow_mut() = Some(cx.waker().clone()));
+            YIELDER_ASLEEP.with(|a| a.set(true));
+            Poll::Pending
+        })
+        .await;
+        seen = REQUESTS.with(Cell::get);
     }
 }
 
@@ -126,6 +175,29 @@ mod tests {
         assert_eq!(current(), None, "the thread is no worker once the guard is gone");
         let again = enter().unwrap();
         assert!(again.id().epoch > a_id.epoch.max(b.epoch), "epochs are never reused");
+    }
+
+    #[test]
+    fn the_yielder_sleeps_without_requests_and_wakes_for_one() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let task = tokio::spawn(yield_each_pass());
+            // Idle: after a few scheduler passes the yielder sleeps, registered for a
+            // request, rather than being rescheduled pass after pass.
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            assert!(YIELDER_ASLEEP.with(Cell::get), "asleep with no request begun");
+            assert!(YIELDER.with(|y| y.borrow().is_some()));
+            request_begun();
+            assert!(!YIELDER_ASLEEP.with(Cell::get), "a request wakes it");
+            assert!(YIELDER.with(|y| y.borrow().is_none()));
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            assert!(YIELDER_ASLEEP.with(Cell::get), "asleep again once requests stop");
+            task.abort();
+        });
     }
 
     #[test]

@@ -239,6 +239,58 @@ async fn a_spread_set_on_the_server_is_not_shared_by_its_workers() {
     assert_eq!(serving.await.unwrap().unwrap().open_at_shutdown, 4);
 }
 
+/// CPU time (clock ticks) this process's gateway worker threads have used.
+#[cfg(target_os = "linux")]
+fn worker_ticks() -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let dir = task.unwrap().path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !name.starts_with("gateway-worker") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // After the command in parentheses: state is field 3, utime 14, stime 15.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 12 {
+            total += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        }
+    }
+    total
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_that_yield_each_pass_serve_and_sleep_when_idle() {
+    let (upstream, _) = numbering_upstream().await;
+    let gateway = gateway_to(upstream).await;
+    let config = ServerConfig { yield_each_pass: true, ..ServerConfig::default() };
+    let listeners = WorkerListeners::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+    let addr = listeners.local_addr();
+    let shutdown = Shutdown::new();
+    let serving =
+        tokio::spawn(Server::new(gateway, config).serve_workers(listeners, shutdown.clone()));
+    let (mut streams, _) = connections(addr, 4).await;
+    for _ in 0..50 {
+        for stream in &mut streams {
+            assert_eq!(get_on(stream, "/").await.0, 200);
+        }
+    }
+    // Idle now: a yielder rescheduling itself pass after pass would keep both worker
+    // threads busy (about 100 ticks a second each); asleep, they use next to nothing.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let before = worker_ticks();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let used = worker_ticks() - before;
+    assert!(used <= 5, "idle workers used {used} ticks in 500 ms");
+    // And they wake for the next request.
+    assert_eq!(get_on(&mut streams[0], "/").await.0, 200);
+    drop(streams);
+    shutdown.trigger();
+    serving.await.unwrap().unwrap();
+}
+
 async fn eventually_refused(addr: SocketAddr) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(addr).await.is_ok() {

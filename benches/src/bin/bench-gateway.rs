@@ -14,7 +14,8 @@
 //! Serves on `workers` (default 2) single-threaded workers sharing the one gateway
 //! (`Server::serve_workers`), each with its own socket on the port (`SO_REUSEPORT`), as
 //! nginx runs worker processes; with `BENCH_ACCEPT=spread` they share one socket and
-//! take connections by load (`WorkerListeners::shared`).
+//! take connections by load (`WorkerListeners::shared`). `BENCH_YIELD=1` sets
+//! `ServerConfig::yield_each_pass`.
 //!
 //! Logs at `warn` only, so neither mode writes an access-log line per request (nginx's
 //! access log is off in the same run).
@@ -61,9 +62,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let gateway = gateway(mode, upstream).await?;
-        Server::new(gateway, ServerConfig::default())
-            .serve_workers(listeners, Shutdown::new())
-            .await?;
+        // `BENCH_YIELD=1`: each worker gives its CPU away once per scheduler pass.
+        let config = ServerConfig {
+            yield_each_pass: std::env::var("BENCH_YIELD").is_ok_and(|v| v == "1"),
+            ..ServerConfig::default()
+        };
+        Server::new(gateway, config).serve_workers(listeners, Shutdown::new()).await?;
         Ok(())
     })
 }

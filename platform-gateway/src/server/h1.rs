@@ -100,6 +100,7 @@ where
             }
             Next::Closed => return Ended::Closed,
         };
+        crate::worker::request_begun();
         let head_request = parsed.method == Method::HEAD;
         let keep_alive = !parsed.close;
         let res = match parsed.into_request(&extensions, &conn.lines) {

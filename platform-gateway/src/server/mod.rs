@@ -70,6 +70,13 @@ pub struct ServerConfig {
     /// (`None`, the default): one per CPU core. [`Server::serve`] itself runs on the
     /// runtime it is called from and does not read this.
     pub workers: Option<NonZeroUsize>,
+    /// Have each worker of [`Server::serve_workers`] give its CPU away (`sched_yield`)
+    /// once per pass of its scheduler while requests arrive (default `false`). A worker
+    /// that always has work ready otherwise keeps its CPU until the kernel's next
+    /// scheduler tick, and other threads waiting for that CPU — an upstream on the same
+    /// host, a sidecar — wait that long. Costs a system call per pass; an idle worker
+    /// sleeps as before. See `docs/gateway.md`, "Performance notes".
+    pub yield_each_pass: bool,
 }
 
 impl Default for ServerConfig {
@@ -82,6 +89,7 @@ impl Default for ServerConfig {
             drain_timeout: Duration::from_secs(30),
             inline_http1: true,
             workers: None,
+            yield_each_pass: false,
         }
     }
 }
@@ -145,6 +153,7 @@ pub struct Server {
     drain_timeout: Duration,
     header_read_timeout: Duration,
     inline_http1: bool,
+    yield_each_pass: bool,
     spread: Option<Slot>,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
@@ -193,6 +202,7 @@ impl Server {
             drain_timeout: config.drain_timeout,
             header_read_timeout: config.header_read_timeout,
             inline_http1: config.inline_http1,
+            yield_each_pass: config.yield_each_pass,
             spread: None,
             #[cfg(feature = "tls")]
             tls: None,
@@ -363,6 +373,7 @@ impl Server {
         ));
         let gateway = self.gateway.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            crate::worker::request_begun();
             req.extensions_mut().insert(info.clone());
             gateway.serve(req)
         });

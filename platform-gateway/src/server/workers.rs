@@ -241,6 +241,9 @@ fn run_worker(
     let _worker = worker::enter().map_err(io::Error::other)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let drained = runtime.block_on(async move {
+        if server.yield_each_pass {
+            tokio::spawn(worker::yield_each_pass());
+        }
         let listener = tokio::net::TcpListener::from_std(socket)?;
         Ok::<_, io::Error>(server.serve_with_shutdown(listener, shutdown).await)
     });
