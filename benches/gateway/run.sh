@@ -274,17 +274,17 @@ awk -v g="${cpu[gateway-bare]}" -v n="${cpu[nginx]}" -v f="${cpu[gateway-full]}"
     printf "CPU per request: gateway bare / nginx %.2f; full / bare %.2f; binary / nginx %.2f\n", g / n, f / g, b / n }'
 # The same ratios round by round (rounds are interleaved, so each pair ran minutes apart
 # at most): their spread says how much of the median's distance from 1.00 is noise.
-paste <(printf '%s' "${results[gateway-bare]}") <(printf '%s' "${results[nginx]}") \
-    <(printf '%s' "${results[gateway-full]}") | awk 'NF {
-        r = $1 / $5; f = $9 / $1
-        rmin = (NR == 1 || r < rmin) ? r : rmin; rmax = (NR == 1 || r > rmax) ? r : rmax
-        fmin = (NR == 1 || f < fmin) ? f : fmin; fmax = (NR == 1 || f > fmax) ? f : fmax
+# `per_round A B LABEL`: A's requests/s over B's round by round — their range, and in
+# how many rounds A was at or above B.
+per_round() {
+    paste <(printf '%s' "${results[$1]}") <(printf '%s' "${results[$2]}") | awk -v label="$3" 'NF {
+        r = $1 / $5; rmin = (NR == 1 || r < rmin) ? r : rmin; rmax = (NR == 1 || r > rmax) ? r : rmax
         ahead += (r >= 1) }
-    END { printf "per round: gateway / nginx %.2f-%.2f (at or above 1.00 in %d of %d); full / bare %.2f-%.2f\n",
-                 rmin, rmax, ahead, NR, fmin, fmax }'
-paste <(printf '%s' "${results[gateway-bin]}") <(printf '%s' "${results[nginx]}") | awk 'NF {
-        r = $1 / $5; rmin = (NR == 1 || r < rmin) ? r : rmin; rmax = (NR == 1 || r > rmax) ? r : rmax; ahead += (r >= 1) }
-    END { printf "per round: gateway binary / nginx %.2f-%.2f (at or above 1.00 in %d of %d)\n", rmin, rmax, ahead, NR }'
+        END { printf "per round: %s %.2f-%.2f (at or above 1.00 in %d of %d)\n", label, rmin, rmax, ahead, NR }'
+}
+per_round gateway-bare nginx "gateway / nginx"
+per_round gateway-full gateway-bare "full / bare"
+per_round gateway-bin nginx "gateway binary / nginx"
 
 # Phases 2 and 3: the same paths at one fixed rate (oha: latency measured from when
 # each request was due, so a stall counts for every request it delays; times to the

@@ -32,9 +32,8 @@ static EPOCH: AtomicU64 = AtomicU64::new(1);
 thread_local! {
     /// Requests begun on this thread (see [`request_begun`]).
     static REQUESTS: Cell<u64> = const { Cell::new(0) };
-    /// Whether this thread's [`yield_each_pass`] task sleeps, and its waker.
-    static YIELDER_ASLEEP: Cell<bool> = const { Cell::new(false) };
-    static YIELDER: RefCell<Option<Waker>> = const { RefCell::new(None) };
+    /// The waker of this thread's [`yield_each_pass`] task while it sleeps.
+    static YIELDER: Cell<Option<Waker>> = const { Cell::new(None) };
     static CURRENT: Cell<Option<WorkerId>> = const { Cell::new(None) };
     /// What to do when the current worker ends.
     static AT_EXIT: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
@@ -52,11 +51,8 @@ pub(crate) fn at_exit(f: impl FnOnce() + 'static) {
 /// [`yield_each_pass`] task if it sleeps. Cheap: two thread-local cells.
 pub(crate) fn request_begun() {
     REQUESTS.with(|r| r.set(r.get().wrapping_add(1)));
-    if YIELDER_ASLEEP.with(Cell::get) {
-        YIELDER_ASLEEP.with(|a| a.set(false));
-        if let Some(waker) = YIELDER.with(RefCell::take) {
-            waker.wake();
-        }
+    if let Some(waker) = YIELDER.take() {
+        waker.wake();
     }
 }
 
@@ -82,8 +78,7 @@ pub(crate) async fn yield_each_pass() {
             if REQUESTS.with(Cell::get) != seen {
                 return Poll::Ready(());
             }
-            YIELDER.with(|y| *y.borrow_mut() = Some(cx.waker().clone()));
-            YIELDER_ASLEEP.with(|a| a.set(true));
+            YIELDER.set(Some(cx.waker().clone()));
             Poll::Pending
         })
         .await;
@@ -177,6 +172,14 @@ mod tests {
         assert!(again.id().epoch > a_id.epoch.max(b.epoch), "epochs are never reused");
     }
 
+    /// Whether this thread's yielder sleeps (has left its waker).
+    fn asleep() -> bool {
+        let waker = YIELDER.take();
+        let asleep = waker.is_some();
+        YIELDER.set(waker);
+        asleep
+    }
+
     #[test]
     fn the_yielder_sleeps_without_requests_and_wakes_for_one() {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -187,15 +190,13 @@ mod tests {
             for _ in 0..3 {
                 tokio::task::yield_now().await;
             }
-            assert!(YIELDER_ASLEEP.with(Cell::get), "asleep with no request begun");
-            assert!(YIELDER.with(|y| y.borrow().is_some()));
+            assert!(asleep(), "asleep with no request begun");
             request_begun();
-            assert!(!YIELDER_ASLEEP.with(Cell::get), "a request wakes it");
-            assert!(YIELDER.with(|y| y.borrow().is_none()));
+            assert!(!asleep(), "a request wakes it");
             for _ in 0..3 {
                 tokio::task::yield_now().await;
             }
-            assert!(YIELDER_ASLEEP.with(Cell::get), "asleep again once requests stop");
+            assert!(asleep(), "asleep again once requests stop");
             task.abort();
         });
     }

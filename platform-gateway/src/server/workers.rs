@@ -55,9 +55,17 @@ impl WorkerListeners {
     /// The address cannot be bound (in use, not local, no permission).
     pub fn bind(addr: SocketAddr, workers: usize) -> io::Result<Self> {
         let workers = workers.max(1);
-        if !REUSE_PORT {
-            return Self::shared(std::net::TcpListener::bind(addr)?, workers);
-        }
+        // Elsewhere the BSDs and macOS accept `SO_REUSEPORT` but do not spread
+        // connections over the sockets (FreeBSD's `SO_REUSEPORT_LB` would).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        return Self::reuse_port(addr, workers);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        return Self::shared(std::net::TcpListener::bind(addr)?, workers);
+    }
+
+    /// `workers` sockets on `addr` with `SO_REUSEPORT` (port 0: the first one's port).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn reuse_port(addr: SocketAddr, workers: usize) -> io::Result<Self> {
         let first = reuse_port_socket(addr)?;
         let addr = first.local_addr()?;
         let mut sockets = vec![first];
@@ -93,11 +101,7 @@ impl WorkerListeners {
     }
 }
 
-/// Whether this system spreads a port's connections over its `SO_REUSEPORT` sockets
-/// (the BSDs and macOS accept the option but do not; FreeBSD's `SO_REUSEPORT_LB` would).
-const REUSE_PORT: bool = cfg!(any(target_os = "linux", target_os = "android",));
-
-#[cfg(any(target_os = "linux", target_os = "android",))]
+#[cfg(any(target_os = "linux", target_os = "android"))]
 fn reuse_port_socket(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
@@ -107,11 +111,6 @@ fn reuse_port_socket(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "android",)))]
-fn reuse_port_socket(_addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    unreachable!("bind shares one socket where there is no SO_REUSEPORT")
 }
 
 /// The number of CPU cores this process may run on (1 if it cannot be read): the usual
@@ -143,7 +142,7 @@ impl Server {
     /// use platform_gateway::{Gateway, Server, ServerConfig, Shutdown, WorkerListeners, os_signal};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let gateway: Gateway = unimplemented!();
+    /// # let gateway = Gateway::builder().build()?;
     /// let workers = platform_gateway::available_cores();
     /// let listeners = WorkerListeners::bind("0.0.0.0:8080".parse()?, workers)?;
     /// let shutdown = Shutdown::new();

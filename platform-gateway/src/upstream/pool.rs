@@ -195,14 +195,7 @@ impl Pool {
             .build()
             .unwrap_or_default();
         Self {
-            shared: Arc::new(Shared {
-                connectors,
-                target,
-                host,
-                idle: Mutex::new(Idle::default()),
-                h2_connecting: tokio::sync::Mutex::new(()),
-                epoch: AtomicU64::new(0),
-            }),
+            shared: Arc::new(Shared::new(connectors, target, host)),
             workers: [const { OnceLock::new() }; CHUNKS],
         }
     }
@@ -224,6 +217,7 @@ impl Pool {
                 if let Some(shard) = left.upgrade()
                     && shard.epoch.load(Ordering::Relaxed) == worker.epoch
                 {
+                    // Taken under the lock, closed after it.
                     let idle = std::mem::take(&mut *shard.lock());
                     drop(idle);
                 }
@@ -401,16 +395,21 @@ impl Pool {
 }
 
 impl Shared {
-    /// A shard for the same endpoint, with nothing in it.
-    fn empty_like(&self) -> Self {
+    /// An empty shard (no worker's yet) of the endpoint `target`.
+    fn new(connectors: Connectors, target: Uri, host: HeaderValue) -> Self {
         Self {
-            connectors: self.connectors.clone(),
-            target: self.target.clone(),
-            host: self.host.clone(),
+            connectors,
+            target,
+            host,
             idle: Mutex::new(Idle::default()),
             h2_connecting: tokio::sync::Mutex::new(()),
             epoch: AtomicU64::new(0),
         }
+    }
+
+    /// A shard for the same endpoint, with nothing in it.
+    fn empty_like(&self) -> Self {
+        Self::new(self.connectors.clone(), self.target.clone(), self.host.clone())
     }
 
     fn lock(&self) -> MutexGuard<'_, Idle> {
