@@ -28,8 +28,8 @@
 #        UPSTREAM_THREADS (default 1), RATE (default 9600), RATE_WORKERS (default 32),
 #        HEAVY_FRACTION (default 0.6) or HEAVY_RATE, BENCH_ACCEPT (`reuseport`, the
 #        default: a socket per gateway worker; or `spread`: one shared socket,
-#        connections taken by load), BENCH_YIELD (1: the gateways run with
-#        `[server] yield_each_pass`),
+#        connections taken by load), BENCH_YIELD_AFTER (e.g. 0s: the gateways run with
+#        `[server] yield_after` set to it instead of its default),
 #        CARGO_TARGET_DIR.
 # Installs nginx and wrk with apt-get, and oha with `cargo install`, when missing.
 # Traffic stays on 127.0.0.1 and every run is bounded by DURATION; the processes it
@@ -148,7 +148,7 @@ admin = "127.0.0.1:$BIN_ADMIN_PORT"
 
 [server]
 workers = $GATEWAY_WORKERS
-yield_each_pass = $([ "${BENCH_YIELD:-0}" = 1 ] && echo true || echo false)
+$([ -n "${BENCH_YIELD_AFTER:-}" ] && echo "yield_after = \"$BENCH_YIELD_AFTER\"")
 
 [upstreams.bench]
 endpoints = ["127.0.0.1:$UPSTREAM_PORT"]

@@ -12,7 +12,7 @@
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
 
 /// Most workers that can run at once in one process.
 pub(crate) const MAX_WORKERS: usize = 1024;
@@ -30,10 +30,12 @@ static TAKEN: Mutex<Vec<bool>> = Mutex::new(Vec::new());
 static EPOCH: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    /// Requests begun on this thread (see [`request_begun`]).
-    static REQUESTS: Cell<u64> = const { Cell::new(0) };
-    /// The waker of this thread's [`yield_each_pass`] task while it sleeps.
-    static YIELDER: Cell<Option<Waker>> = const { Cell::new(None) };
+    /// This worker's [`yield_after`] budget, if it has one.
+    static BUDGET: Cell<Option<Duration>> = const { Cell::new(None) };
+    /// Since when this thread has run without sleeping (or since it last yielded).
+    static RUNNING_SINCE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// When this thread's runtime last went to park.
+    static PARKED_AT: Cell<Option<Instant>> = const { Cell::new(None) };
     static CURRENT: Cell<Option<WorkerId>> = const { Cell::new(None) };
     /// What to do when the current worker ends.
     static AT_EXIT: RefCell<Vec<Box<dyn FnOnce()>>> = const { RefCell::new(Vec::new()) };
@@ -47,43 +49,59 @@ pub(crate) fn at_exit(f: impl FnOnce() + 'static) {
     }
 }
 
-/// Counts a request begun on this thread, and wakes the thread's
-/// [`yield_each_pass`] task if it sleeps. Cheap: two thread-local cells.
+/// Has the current thread give its CPU away (`sched_yield`) whenever it has run for
+/// `budget` without sleeping or yielding — checked as each request begins
+/// ([`request_begun`]) and before its runtime polls for I/O ([`parking`]) — so that other
+/// threads waiting for this CPU (a co-located upstream, other processes) run then rather
+/// than at the kernel's next scheduler tick, where an event loop that always has work
+/// ready would otherwise keep it. The thread sleeps when its runtime parks and finds
+/// nothing to do ([`unparked`] tells). Install [`parking`] and [`unparked`] as the
+/// runtime's park hooks.
+pub(crate) fn yield_after(budget: Duration) {
+    BUDGET.set(Some(budget));
+    RUNNING_SINCE.set(Some(Instant::now()));
+}
+
+/// A request begins on this thread: a worker past its [`yield_after`] budget yields.
+/// One thread-local read on threads without a budget.
 pub(crate) fn request_begun() {
-    REQUESTS.with(|r| r.set(r.get().wrapping_add(1)));
-    if let Some(waker) = YIELDER.take() {
-        waker.wake();
+    if let Some(budget) = BUDGET.get() {
+        yield_if_due(budget);
     }
 }
 
-/// Gives the CPU away once per pass of the worker's scheduler while requests arrive:
-/// after each pass in which a request began, the thread calls `sched_yield`, so other
-/// threads waiting for this CPU (a co-located upstream, other processes) run then rather
-/// than at the next scheduler tick — where an event loop that always has work ready
-/// would otherwise keep it. When no request began since the last pass the task sleeps
-/// until one does, so an idle worker does not spin. Runs until its runtime ends.
-pub(crate) async fn yield_each_pass() {
-    let mut seen = REQUESTS.with(Cell::get);
-    loop {
-        // Back after the scheduler's next pass (tokio defers a yielding task until the
-        // tasks ready now have run and I/O has been polled).
-        tokio::task::yield_now().await;
-        let now = REQUESTS.with(Cell::get);
-        if now != seen {
-            seen = now;
-            std::thread::yield_now();
-            continue;
-        }
-        std::future::poll_fn(|cx| {
-            if REQUESTS.with(Cell::get) != seen {
-                return Poll::Ready(());
-            }
-            YIELDER.set(Some(cx.waker().clone()));
-            Poll::Pending
-        })
-        .await;
-        seen = REQUESTS.with(Cell::get);
+/// Yields if the thread has run `budget` since it last slept or yielded.
+fn yield_if_due(budget: Duration) {
+    if RUNNING_SINCE.get().is_none_or(|since| since.elapsed() >= budget) {
+        std::thread::yield_now();
+        RUNNING_SINCE.set(Some(Instant::now()));
     }
+}
+
+/// A park of the runtime at least this long slept: the kernel ran something else
+/// meanwhile. One that found events ready returns in a few microseconds.
+const SLEPT: Duration = Duration::from_micros(20);
+
+/// The worker runtime's `on_thread_park` hook: yields if due (see [`yield_after`]), and
+/// notes when the park began.
+pub(crate) fn parking() {
+    if let Some(budget) = BUDGET.get() {
+        yield_if_due(budget);
+    }
+    PARKED_AT.set(Some(Instant::now()));
+}
+
+/// The worker runtime's `on_thread_unpark` hook: a park that slept starts a new run.
+pub(crate) fn unparked() {
+    let now = Instant::now();
+    if slept(PARKED_AT.get(), now) {
+        RUNNING_SINCE.set(Some(now));
+    }
+}
+
+/// Whether a park from `parked_at` to `now` slept.
+fn slept(parked_at: Option<Instant>, now: Instant) -> bool {
+    parked_at.is_some_and(|at| now.saturating_duration_since(at) >= SLEPT)
 }
 
 /// The worker the current thread is, if it is one.
@@ -172,33 +190,53 @@ mod tests {
         assert!(again.id().epoch > a_id.epoch.max(b.epoch), "epochs are never reused");
     }
 
-    /// Whether this thread's yielder sleeps (has left its waker).
-    fn asleep() -> bool {
-        let waker = YIELDER.take();
-        let asleep = waker.is_some();
-        YIELDER.set(waker);
-        asleep
+    #[test]
+    fn a_worker_yields_once_it_has_run_its_budget() {
+        let budget = Duration::from_millis(300);
+        yield_after(budget);
+        let start = RUNNING_SINCE.get().expect("a budget starts a run");
+        // Requests and parks within the budget: no yield, the run goes on.
+        for _ in 0..5 {
+            request_begun();
+            parking();
+        }
+        assert_eq!(RUNNING_SINCE.get(), Some(start), "no yield within the budget");
+        // The thread runs past its budget without sleeping: the next request yields, and
+        // the run starts afresh.
+        std::thread::sleep(budget);
+        request_begun();
+        let after = RUNNING_SINCE.get().unwrap();
+        assert!(after >= start + budget, "yielded past the budget: a new run from then");
+        request_begun();
+        assert_eq!(RUNNING_SINCE.get(), Some(after), "once");
+        // Past it again: a park yields too.
+        std::thread::sleep(budget);
+        parking();
+        assert!(RUNNING_SINCE.get().unwrap() >= after + budget, "a park yields when due");
+        BUDGET.set(None);
     }
 
     #[test]
-    fn the_yielder_sleeps_without_requests_and_wakes_for_one() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(async {
-            let task = tokio::spawn(yield_each_pass());
-            // Idle: after a few scheduler passes the yielder sleeps, registered for a
-            // request, rather than being rescheduled pass after pass.
-            for _ in 0..3 {
-                tokio::task::yield_now().await;
-            }
-            assert!(asleep(), "asleep with no request begun");
-            request_begun();
-            assert!(!asleep(), "a request wakes it");
-            for _ in 0..3 {
-                tokio::task::yield_now().await;
-            }
-            assert!(asleep(), "asleep again once requests stop");
-            task.abort();
-        });
+    fn threads_without_a_budget_never_yield() {
+        RUNNING_SINCE.set(None);
+        request_begun();
+        parking();
+        assert_eq!(RUNNING_SINCE.get(), None);
+    }
+
+    #[test]
+    fn only_a_park_that_slept_starts_a_new_run() {
+        let at = Instant::now();
+        assert!(!slept(Some(at), at + Duration::from_micros(3)), "found events ready");
+        assert!(slept(Some(at), at + Duration::from_millis(1)));
+        assert!(!slept(None, at), "no park seen");
+        // Through the hooks: a real sleep between them resets the run.
+        RUNNING_SINCE.set(None);
+        parking();
+        std::thread::sleep(Duration::from_millis(2));
+        unparked();
+        let since = RUNNING_SINCE.get().expect("a park that slept starts a run");
+        assert!(since.elapsed() < Duration::from_secs(60));
     }
 
     #[test]

@@ -262,33 +262,37 @@ fn worker_ticks() -> u64 {
 
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn workers_that_yield_each_pass_serve_and_sleep_when_idle() {
-    let (upstream, _) = numbering_upstream().await;
-    let gateway = gateway_to(upstream).await;
-    let config = ServerConfig { yield_each_pass: true, ..ServerConfig::default() };
-    let listeners = WorkerListeners::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
-    let addr = listeners.local_addr();
-    let shutdown = Shutdown::new();
-    let serving =
-        tokio::spawn(Server::new(gateway, config).serve_workers(listeners, shutdown.clone()));
-    let (mut streams, _) = connections(addr, 4).await;
-    for _ in 0..50 {
-        for stream in &mut streams {
-            assert_eq!(get_on(stream, "/").await.0, 200);
+async fn workers_that_yield_serve_and_sleep_when_idle() {
+    // Zero: never; 1 ms (the default) and 1 µs: once the worker has run that long
+    // (its runtime's park hooks installed).
+    for yield_after in [Duration::ZERO, Duration::from_millis(1), Duration::from_micros(1)] {
+        let (upstream, _) = numbering_upstream().await;
+        let gateway = gateway_to(upstream).await;
+        let config = ServerConfig { yield_after, ..ServerConfig::default() };
+        let listeners = WorkerListeners::bind("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let addr = listeners.local_addr();
+        let shutdown = Shutdown::new();
+        let serving =
+            tokio::spawn(Server::new(gateway, config).serve_workers(listeners, shutdown.clone()));
+        let (mut streams, _) = connections(addr, 4).await;
+        for _ in 0..50 {
+            for stream in &mut streams {
+                assert_eq!(get_on(stream, "/").await.0, 200);
+            }
         }
+        // Idle now: a yielder rescheduling itself pass after pass would keep both worker
+        // threads busy (about 100 ticks a second each); asleep, they use next to nothing.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let before = worker_ticks();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let used = worker_ticks() - before;
+        assert!(used <= 5, "yield_after {yield_after:?}: idle workers used {used} ticks in 500 ms");
+        // And they wake for the next request.
+        assert_eq!(get_on(&mut streams[0], "/").await.0, 200);
+        drop(streams);
+        shutdown.trigger();
+        serving.await.unwrap().unwrap();
     }
-    // Idle now: a yielder rescheduling itself pass after pass would keep both worker
-    // threads busy (about 100 ticks a second each); asleep, they use next to nothing.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let before = worker_ticks();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let used = worker_ticks() - before;
-    assert!(used <= 5, "idle workers used {used} ticks in 500 ms");
-    // And they wake for the next request.
-    assert_eq!(get_on(&mut streams[0], "/").await.0, 200);
-    drop(streams);
-    shutdown.trigger();
-    serving.await.unwrap().unwrap();
 }
 
 async fn eventually_refused(addr: SocketAddr) {

@@ -14,8 +14,8 @@
 //! Serves on `workers` (default 2) single-threaded workers sharing the one gateway
 //! (`Server::serve_workers`), each with its own socket on the port (`SO_REUSEPORT`), as
 //! nginx runs worker processes; with `BENCH_ACCEPT=spread` they share one socket and
-//! take connections by load (`WorkerListeners::shared`). `BENCH_YIELD=1` sets
-//! `ServerConfig::yield_each_pass`.
+//! take connections by load (`WorkerListeners::shared`). `BENCH_YIELD_AFTER` (e.g. `0s`)
+//! sets `ServerConfig::yield_after`.
 //!
 //! Logs at `warn` only, so neither mode writes an access-log line per request (nginx's
 //! access log is off in the same run).
@@ -62,11 +62,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let gateway = gateway(mode, upstream).await?;
-        // `BENCH_YIELD=1`: each worker gives its CPU away once per scheduler pass.
-        let config = ServerConfig {
-            yield_each_pass: std::env::var("BENCH_YIELD").is_ok_and(|v| v == "1"),
-            ..ServerConfig::default()
-        };
+        // `BENCH_YIELD_AFTER=0s`: workers never give their CPU away (default 1 ms).
+        let mut config = ServerConfig::default();
+        if let Ok(v) = std::env::var("BENCH_YIELD_AFTER") {
+            config.yield_after = humantime::parse_duration(&v)
+                .map_err(|e| format!("BENCH_YIELD_AFTER={v:?}: {e}"))?;
+        }
         Server::new(gateway, config).serve_workers(listeners, Shutdown::new()).await?;
         Ok(())
     })

@@ -96,6 +96,16 @@ fn server_workers_is_a_count_of_at_least_one() {
 }
 
 #[test]
+fn server_yield_after_is_a_duration() {
+    let c = GatewayConfig::from_toml("[server]\nyield_after = \"500us\"\n", None).unwrap();
+    assert_eq!(c.server.yield_after, std::time::Duration::from_micros(500));
+    let c = GatewayConfig::from_toml("[server]\nworkers = 2\n", None).unwrap();
+    assert_eq!(c.server.yield_after, std::time::Duration::from_millis(1), "the default");
+    let e = err("[server]\nyield_after = \"soon\"\n");
+    assert!(e.starts_with("gw.toml:2: ") && e.contains("server.yield_after"), "{e}");
+}
+
+#[test]
 fn syntax_errors_give_the_line() {
     let e = err("[proxy]\nmax_headers = \n");
     assert!(e.starts_with("gw.toml:2: "), "{e}");

@@ -71,12 +71,14 @@ pub struct ServerConfig {
     /// runtime it is called from and does not read this.
     pub workers: Option<NonZeroUsize>,
     /// Have each worker of [`Server::serve_workers`] give its CPU away (`sched_yield`)
-    /// once per pass of its scheduler while requests arrive (default `false`). A worker
-    /// that always has work ready otherwise keeps its CPU until the kernel's next
-    /// scheduler tick, and other threads waiting for that CPU — an upstream on the same
-    /// host, a sidecar — wait that long. Costs a system call per pass; an idle worker
-    /// sleeps as before. See `docs/gateway.md`, "Performance notes".
-    pub yield_each_pass: bool,
+    /// once it has run this long without sleeping, then count afresh (default 1 ms;
+    /// zero: never). A worker that always has work ready otherwise keeps its CPU until
+    /// the kernel's next scheduler tick, and other threads waiting for that CPU — an
+    /// upstream on the same host, a sidecar, the load balancer's health checks — wait
+    /// that long. Checked as each request begins and before the worker polls for I/O;
+    /// an idle worker sleeps as before. See `docs/gateway.md`, "Performance notes".
+    #[serde(with = "humantime_serde")]
+    pub yield_after: Duration,
 }
 
 impl Default for ServerConfig {
@@ -89,7 +91,7 @@ impl Default for ServerConfig {
             drain_timeout: Duration::from_secs(30),
             inline_http1: true,
             workers: None,
-            yield_each_pass: false,
+            yield_after: Duration::from_millis(1),
         }
     }
 }
@@ -153,7 +155,7 @@ pub struct Server {
     drain_timeout: Duration,
     header_read_timeout: Duration,
     inline_http1: bool,
-    yield_each_pass: bool,
+    yield_after: Duration,
     spread: Option<Slot>,
     #[cfg(feature = "tls")]
     tls: Option<ServerTls>,
@@ -202,7 +204,7 @@ impl Server {
             drain_timeout: config.drain_timeout,
             header_read_timeout: config.header_read_timeout,
             inline_http1: config.inline_http1,
-            yield_each_pass: config.yield_each_pass,
+            yield_after: config.yield_after,
             spread: None,
             #[cfg(feature = "tls")]
             tls: None,

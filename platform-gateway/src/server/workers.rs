@@ -238,11 +238,14 @@ fn run_worker(
     shutdown: Shutdown,
 ) -> io::Result<Drained> {
     let _worker = worker::enter().map_err(io::Error::other)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_all();
+    if !server.yield_after.is_zero() {
+        worker::yield_after(server.yield_after);
+        builder.on_thread_park(worker::parking).on_thread_unpark(worker::unparked);
+    }
+    let runtime = builder.build()?;
     let drained = runtime.block_on(async move {
-        if server.yield_each_pass {
-            tokio::spawn(worker::yield_each_pass());
-        }
         let listener = tokio::net::TcpListener::from_std(socket)?;
         Ok::<_, io::Error>(server.serve_with_shutdown(listener, shutdown).await)
     });
