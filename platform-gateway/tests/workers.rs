@@ -236,7 +236,8 @@ async fn a_spread_set_on_the_server_is_not_shared_by_its_workers() {
         open.push(stream);
     }
     shutdown.trigger();
-    assert_eq!(serving.await.unwrap().unwrap().open_at_shutdown, 4);
+    let drained = serving.await.unwrap().unwrap();
+    assert_eq!(drained.open_at_shutdown, 4, "{drained:?}");
 }
 
 /// CPU time (clock ticks) this process's gateway worker threads have used.
