@@ -126,8 +126,20 @@ async fn the_binary_starts_from_an_empty_directory_and_answers() {
     assert!(dir.path().join("data/platform.db").exists());
     assert!(dir.path().join("data/jwt-signing-key.pem").exists());
 
-    // SIGTERM: a graceful stop with a success status.
+    // The gateway serves on worker threads of its own, one per core by default.
     let pid = running.0.id().to_string();
+    #[cfg(target_os = "linux")]
+    {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .expect("the platform's threads")
+            .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with("gateway-worker"))
+            .count();
+        assert_eq!(workers, cores, "one gateway worker thread per core");
+    }
+
+    // SIGTERM: a graceful stop with a success status.
     let signalled = Command::new("kill").args(["-TERM", &pid]).status();
     if signalled.is_ok_and(|s| s.success()) {
         let mut status = None;

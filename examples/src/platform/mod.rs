@@ -3,7 +3,8 @@
 //! [`Platform::start`] brings up, on embedded defaults that need nothing installed:
 //!
 //! * the **gateway** (platform-gateway) on `gateway.listen` (default `127.0.0.1:8080`),
-//!   the entry point for every client request;
+//!   the entry point for every client request, served by worker threads of its own
+//!   (`Server::serve_workers`: one per CPU core, or the routes file's `[server] workers`);
 //! * in-process services, each on its own loopback port and reached through the
 //!   gateway's reverse proxy like any upstream: the **token server** (platform-auth,
 //!   routes `/oauth/…` and `/.well-known/…`), the **registry and config service**
@@ -61,7 +62,7 @@ use platform_core::store::Store;
 use platform_gateway::canary::Rollouts;
 use platform_gateway::config::Resources;
 use platform_gateway::reload::LiveConfig;
-use platform_gateway::{Drained, Gateway, Server, ServerTls};
+use platform_gateway::{Drained, Gateway, Server, ServerTls, WorkerListeners};
 use platform_observe::audit::AuditLog;
 use platform_observe::health::{CheckOptions, HealthRegistry, store_check};
 use platform_observe::metrics::MetricsRegistry;
@@ -124,7 +125,7 @@ pub struct Platform {
     admin_stop: Shutdown,
     /// Stops the services behind the gateway last.
     back: Shutdown,
-    gateway_task: JoinHandle<Drained>,
+    gateway_task: JoinHandle<std::io::Result<Drained>>,
     admin_task: JoinHandle<()>,
     back_tasks: Vec<JoinHandle<()>>,
     reload: Option<JoinHandle<()>>,
@@ -185,6 +186,20 @@ impl Platform {
         };
         let mut server_config = gateway_config.server.clone();
         server_config.drain_timeout = config.drain_timeout;
+        // The gateway serves on workers of its own (one single-threaded runtime per
+        // core, or `[server] workers`), which take connections from its one socket by
+        // load; the services, the admin listener and the reload watcher stay on this
+        // runtime.
+        let gateway_socket = listeners
+            .gateway
+            .into_std()
+            .and_then(|socket| WorkerListeners::shared(socket, server_config.worker_count()))
+            .map_err(|source| PlatformError::Listen {
+                what: "gateway",
+                key: "gateway.listen",
+                addr: addresses.gateway,
+                source,
+            })?;
         let live = LiveConfig::new(gateway_config, resources)
             .await
             .map_err(|e| PlatformError::Gateway(e.to_string()))?;
@@ -229,8 +244,7 @@ impl Platform {
         if let Some(tls) = tls {
             server = server.tls(tls);
         }
-        let gateway_task =
-            tokio::spawn(server.serve_with_shutdown(listeners.gateway, front.clone()));
+        let gateway_task = tokio::spawn(server.serve_workers(gateway_socket, front.clone()));
         let reload = routes::follow_routes_file(&config.gateway, services, &live);
         tracing::info!(
             target: "platform",
@@ -305,8 +319,11 @@ impl Platform {
         }
         self.control.shutdown();
         match self.gateway_task.await {
-            Ok(drained) => {
+            Ok(Ok(drained)) => {
                 tracing::info!(target: "platform", cut = drained.cut, took = ?drained.took, "gateway drained");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(target: "platform", error = %e, "the gateway's workers failed");
             }
             Err(e) => tracing::error!(target: "platform", error = %e, "the gateway task failed"),
         }
