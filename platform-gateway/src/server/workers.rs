@@ -135,6 +135,10 @@ impl Server {
     /// checks, reload watchers) stay on the runtime they were started on — usually the
     /// one calling this.
     ///
+    /// A worker that has run [`ServerConfig::yield_after`](crate::ServerConfig::yield_after)
+    /// (1 ms by default) without sleeping gives its CPU away once (`sched_yield`), so
+    /// threads sharing its core are not kept waiting for the kernel's scheduler tick.
+    ///
     /// Dropping the returned future triggers `shutdown`, so the workers never outlive
     /// it unnoticed; they still drain before their threads end.
     ///
