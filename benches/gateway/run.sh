@@ -214,11 +214,14 @@ saturating() { headers_for "$1"; load "${ports[$1]}" "$2" "${measured[$1]}" "${h
 
 # ROUNDS interleaved rounds of `$1 SCENARIO DURATION` over every scenario: each result
 # line is logged (prefixed with $2) and appended to the associative array named $3.
+# Each round starts one scenario further along, so no path always runs right after the
+# same other one (the heaviest leaves the machine busiest).
 rounds() {
-    local run=$1 label=$2 round s r
+    local run=$1 label=$2 round s r i n=${#scenarios[@]}
     local -n into=$3
     for round in $(seq 1 "$ROUNDS"); do
-        for s in "${scenarios[@]}"; do
+        for ((i = 0; i < n; i++)); do
+            s=${scenarios[$(((i + round - 1) % n))]}
             r=$("$run" "$s" "$DURATION")
             echo "${label}round $round $s: $r" >&2
             into[$s]+="$r"$'\n'
