@@ -65,13 +65,13 @@ pub(crate) fn yield_after(budget: Duration) {
 /// A request begins on this thread: a worker past its [`yield_after`] budget yields.
 /// One thread-local read on threads without a budget.
 pub(crate) fn request_begun() {
-    if let Some(budget) = BUDGET.get() {
-        yield_if_due(budget);
-    }
+    yield_if_due();
 }
 
-/// Yields if the thread has run `budget` since it last slept or yielded.
-fn yield_if_due(budget: Duration) {
+/// Yields if the thread has a budget and has run that long since it last slept or
+/// yielded.
+fn yield_if_due() {
+    let Some(budget) = BUDGET.get() else { return };
     if RUNNING_SINCE.get().is_none_or(|since| since.elapsed() >= budget) {
         std::thread::yield_now();
         RUNNING_SINCE.set(Some(Instant::now()));
@@ -85,9 +85,7 @@ const SLEPT: Duration = Duration::from_micros(20);
 /// The worker runtime's `on_thread_park` hook: yields if due (see [`yield_after`]), and
 /// notes when the park began.
 pub(crate) fn parking() {
-    if let Some(budget) = BUDGET.get() {
-        yield_if_due(budget);
-    }
+    yield_if_due();
     PARKED_AT.set(Some(Instant::now()));
 }
 
